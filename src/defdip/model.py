@@ -1,0 +1,253 @@
+"""Load Vensim models through PySD: translate once, cache by content hash, describe.
+
+The first stage of the pipeline. A ``.mdl`` file is translated by PySD into Python
+once per (file content, PySD version) and the translation is kept in a cache
+directory outside the source tree, so an edited model is never run from a stale
+translation. Every call to :func:`load_model` returns a fresh model object: PySD
+keeps parameters set by ``run(params=...)`` on the object, so objects are never
+reused between runs.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from defdip.errors import InputError
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = PACKAGE_ROOT / "models" / "iran_russia.mdl"
+CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One model variable as the modeller wrote it.
+
+    Attributes
+    ----------
+    name : str
+        Vensim name, case and spacing as in the model.
+    py_name : str
+        PySD's Python name.
+    kind : str
+        ``"constant"``, ``"stock"``, ``"auxiliary"``, ``"lookup"``, ``"data"``
+        or ``"control"``.
+    units : str
+        Units as declared (empty when none).
+    low, high : float or None
+        Declared range, ``None`` where open.
+    equation : str
+        The right-hand side as written in the model file.
+    comment : str
+        The documentation field (source or reasoning).
+    """
+
+    name: str
+    py_name: str
+    kind: str
+    units: str
+    low: float | None
+    high: float | None
+    equation: str
+    comment: str
+
+    @property
+    def value(self) -> float | None:
+        """The number a constant is set to in the file, else ``None``."""
+        try:
+            return float(self.equation)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file declares: its variables and its control settings."""
+
+    path: Path
+    sha256: str
+    variables: dict[str, Variable]
+
+    def control(self, name: str) -> float:
+        """Value of a control constant such as ``"TIME STEP"`` [model time units].
+
+        Follows a reference to another variable, as in the common ``SAVEPER = TIME STEP``.
+        """
+        seen = [name]
+        while True:
+            equation = self.variables[seen[-1]].equation
+            try:
+                return float(equation)
+            except ValueError:
+                pass
+            target = self.resolve(equation, where=f"{self.path}: {seen[-1]}").name
+            if target in seen:
+                raise InputError(f"{self.path}: {name} refers to itself: {' -> '.join(seen + [target])}")
+            seen.append(target)
+
+    @property
+    def constants(self) -> dict[str, Variable]:
+        """Constants a scenario may set (control settings excluded)."""
+        return {n: v for n, v in self.variables.items() if v.kind == "constant"}
+
+    def resolve(self, name: str, where: str = "") -> Variable:
+        """Find a variable by its Vensim name, forgiving case and spacing.
+
+        Raises
+        ------
+        InputError
+            If no variable has that name; the message suggests the closest names.
+        """
+        key = _canonical(name)
+        for var in self.variables.values():
+            if _canonical(var.name) == key:
+                return var
+        raise InputError(unknown_name_message(name, self.variables, where))
+
+
+def unknown_name_message(name: str, known, where: str = "") -> str:
+    """Message for an unknown variable name, with a "did you mean" when one is close."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    if not close:
+        lowered = {k.lower(): k for k in known}
+        close = [lowered[k] for k in difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.5)]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        "; `defdip describe` lists the model's variables"
+    prefix = f"{where}: " if where else ""
+    return f"{prefix}unknown variable {name!r}{hint}"
+
+
+def _canonical(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def cache_root() -> Path:
+    """Directory holding translations: ``$DEFDIP_CACHE_DIR`` or ``~/.cache/defdip``."""
+    env = os.environ.get("DEFDIP_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "defdip"
+
+
+def _check_model_path(path: Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".mdl":
+        raise InputError(f"{path}: model must be a Vensim .mdl file, got {path.suffix or 'no suffix'!r}")
+    if not path.is_file():
+        raise InputError(f"{path}: model file not found")
+    return path.resolve()
+
+
+def translate(path: Path) -> Path:
+    """Translate a Vensim model with PySD unless a translation of the same bytes exists.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.mdl`` file.
+
+    Returns
+    -------
+    Path
+        The cached Python translation.
+    """
+    import pysd
+
+    path = _check_model_path(path)
+    digest = file_hash(path)
+    target = cache_root() / f"pysd-{pysd.__version__}" / digest
+    py_file = target / (path.stem + ".py")
+    if py_file.is_file():
+        return py_file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    try:
+        shutil.copyfile(path, work / path.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pysd.read_vensim(str(work / path.name), initialize=False)
+        try:
+            os.replace(work, target)
+        except OSError:  # another process won the race with the same content
+            shutil.rmtree(work, ignore_errors=True)
+    except Exception as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise InputError(f"{path}: PySD could not translate the model: {exc}") from exc
+    return py_file
+
+
+def load_model(path: Path = DEFAULT_MODEL):
+    """A fresh PySD model object for a Vensim file (translated once, then cached)."""
+    import pysd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pysd.load(str(translate(path)))
+
+
+@lru_cache(maxsize=16)
+def _model_info_cached(path: Path, digest: str) -> ModelInfo:
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    kinds = _kinds_from_translation(path)
+    vensim = VensimFile(str(path))
+    vensim.parse()
+    variables = {}
+    for section in vensim.sections:
+        for el in section.elements:
+            low, high = (_finite(x) for x in (el.limits or (None, None)))
+            kind = "control" if el.name in CONTROL_NAMES else kinds.get(el.name, "auxiliary")
+            variables[el.name] = Variable(
+                name=el.name, py_name=_py_name(el.name), kind=kind, units=el.units or "",
+                low=low, high=high, equation=" ".join(el.expression.split()),
+                comment=" ".join((el.documentation or "").split()))
+    return ModelInfo(path=path, sha256=digest, variables=variables)
+
+
+def model_info(path: Path = DEFAULT_MODEL) -> ModelInfo:
+    """Describe a model file's variables (cached per file content)."""
+    path = _check_model_path(path)
+    return _model_info_cached(path, file_hash(path))
+
+
+def _kinds_from_translation(path: Path) -> dict[str, str]:
+    doc = load_model(path).doc
+    kinds = {}
+    for _, row in doc.iterrows():
+        typ, sub = str(row["Type"]), str(row["Subtype"])
+        if typ == "Stateful":
+            kinds[row["Real Name"]] = "stock" if sub == "Integ" else "auxiliary"
+        elif typ == "Constant":
+            kinds[row["Real Name"]] = "constant"
+        elif typ == "Lookup":
+            kinds[row["Real Name"]] = "lookup"
+        elif typ == "Data":
+            kinds[row["Real Name"]] = "data"
+        else:
+            kinds[row["Real Name"]] = "auxiliary"
+    return kinds
+
+
+def _py_name(name: str) -> str:
+    return "_".join(name.lower().split())
+
+
+def _finite(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
