@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import math
 import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from defdip.errors import InputError
 
@@ -74,7 +77,7 @@ class ModelInfo:
 
     path: Path
     sha256: str
-    variables: dict[str, Variable]
+    variables: Mapping[str, Variable]
 
     def control(self, name: str) -> float:
         """Value of a control constant such as ``"TIME STEP"`` [model time units].
@@ -201,45 +204,62 @@ def load_model(path: Path = DEFAULT_MODEL):
 
 @lru_cache(maxsize=16)
 def _model_info_cached(path: Path, digest: str) -> ModelInfo:
-    from pysd.translators.vensim.vensim_file import VensimFile
-
-    kinds = _kinds_from_translation(path)
-    vensim = VensimFile(str(path))
-    vensim.parse()
-    variables = {}
-    for section in vensim.sections:
-        for el in section.elements:
-            low, high = (_finite(x) for x in (el.limits or (None, None)))
-            kind = "control" if el.name in CONTROL_NAMES else kinds.get(el.name, "auxiliary")
-            variables[el.name] = Variable(
-                name=el.name, py_name=_py_name(el.name), kind=kind, units=el.units or "",
-                low=low, high=high, equation=" ".join(el.expression.split()),
-                comment=" ".join((el.documentation or "").split()))
-    return ModelInfo(path=path, sha256=digest, variables=variables)
+    cached = _info_cache_file(digest)
+    if cached.is_file():
+        rows = json.loads(cached.read_text(encoding="utf-8"))
+    else:
+        rows = _parse_variables(path)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(rows), encoding="utf-8")
+        os.replace(tmp, cached)
+    variables = {row["name"]: Variable(**row) for row in rows}
+    return ModelInfo(path=path, sha256=digest, variables=MappingProxyType(variables))
 
 
 def model_info(path: Path = DEFAULT_MODEL) -> ModelInfo:
-    """Describe a model file's variables (cached per file content)."""
+    """Describe a model file's variables (parsed once per file content, then cached)."""
     path = _check_model_path(path)
     return _model_info_cached(path, file_hash(path))
 
 
-def _kinds_from_translation(path: Path) -> dict[str, str]:
-    doc = load_model(path).doc
-    kinds = {}
-    for _, row in doc.iterrows():
-        typ, sub = str(row["Type"]), str(row["Subtype"])
-        if typ == "Stateful":
-            kinds[row["Real Name"]] = "stock" if sub == "Integ" else "auxiliary"
-        elif typ == "Constant":
-            kinds[row["Real Name"]] = "constant"
-        elif typ == "Lookup":
-            kinds[row["Real Name"]] = "lookup"
-        elif typ == "Data":
-            kinds[row["Real Name"]] = "data"
-        else:
-            kinds[row["Real Name"]] = "auxiliary"
-    return kinds
+def _info_cache_file(digest: str) -> Path:
+    import pysd
+
+    return cache_root() / f"pysd-{pysd.__version__}" / f"{digest}.variables.json"
+
+
+def _parse_variables(path: Path) -> list[dict]:
+    """Variables as PySD's Vensim parser sees them, with their kind from the abstract model."""
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    vensim = VensimFile(str(path))
+    vensim.parse()
+    kinds = {el.name: _kind(el.components[0]) for section in vensim.get_abstract_model().sections
+             for el in section.elements}
+    rows = []
+    for section in vensim.sections:
+        for el in section.elements:
+            low, high = (_finite(x) for x in (el.limits or (None, None)))
+            kind = "control" if el.name in CONTROL_NAMES else kinds.get(el.name, "auxiliary")
+            rows.append(dict(name=el.name, py_name=_py_name(el.name), kind=kind, units=el.units or "",
+                             low=low, high=high, equation=" ".join(el.expression.split()),
+                             comment=" ".join((el.documentation or "").split())))
+    return rows
+
+
+def _kind(component) -> str:
+    """Classify an abstract component the way PySD's builder does."""
+    ast = type(component.ast).__name__
+    if isinstance(component.ast, (int, float)):
+        return "constant"
+    if ast == "IntegStructure":
+        return "stock"
+    if ast in ("LookupsStructure", "GetLookupsStructure"):
+        return "lookup"
+    if ast in ("DataStructure", "GetDataStructure"):
+        return "data"
+    return "auxiliary"
 
 
 def _py_name(name: str) -> str:

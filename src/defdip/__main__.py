@@ -1,0 +1,6 @@
+"""``python -m defdip``."""
+import sys
+
+from defdip.cli import main
+
+sys.exit(main())

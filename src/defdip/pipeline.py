@@ -1,0 +1,67 @@
+"""The orchestrator: scenario -> simulation -> summary -> files. The CLI calls only this."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from defdip.analysis import KEY_INDICATORS, summarise
+from defdip.model import model_info
+from defdip.output import atomic_folder, check_writable, write_run
+from defdip.plotting import figure_trajectories, save_figure
+from defdip.scenario import Scenario
+from defdip.simulate import RunResult, simulate
+
+
+def result_folder(out_dir: Path, scenario: Scenario) -> Path:
+    """Where a scenario's results go: ``OUT_DIR/<scenario name>``."""
+    return Path(out_dir) / scenario.name
+
+
+def summary_of(result: RunResult) -> dict:
+    """``summary.json`` content for a run."""
+    indicators = tuple(dict.fromkeys(KEY_INDICATORS + tuple(result.scenario.outputs)))
+    return summarise(result.trajectories, result.scenario.name, indicators)
+
+
+def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force: bool = False,
+                  command_line: list[str] | None = None) -> Path:
+    """Simulate one scenario and write its four outputs atomically.
+
+    Returns
+    -------
+    Path
+        The scenario's result folder.
+    """
+    target = result_folder(out_dir, scenario)
+    check_writable(target, force)
+    result = simulate(scenario, engine)
+    summary = summary_of(result)
+    with atomic_folder(target, force) as work:
+        write_run(work, result, summary, command_line or [])
+        write_figure(work / "trajectories", result)
+    return target
+
+
+def write_figure(stem: Path, result: RunResult) -> None:
+    """The run's trajectory figure, PNG and SVG."""
+    info = model_info(result.scenario.model)
+    units = {n: v.units for n, v in info.variables.items()}
+    constants = {n: v.value for n, v in info.constants.items()}
+    constants.update(result.scenario.constants)
+    title = textwrap.shorten(f"{result.scenario.name}: {result.scenario.description}", 180)
+    fig = figure_trajectories(result.trajectories, "\n".join(textwrap.wrap(title, 110)),
+                              result.scenario.outputs, units, constants)
+    save_figure(fig, stem)
+
+
+def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,
+             command_line: list[str] | None = None) -> list[Path]:
+    """Run several scenarios; every target is checked before the first one runs."""
+    names = [s.name for s in scenarios]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        from defdip.errors import InputError
+        raise InputError(f"scenario names must differ (each gets its own folder); repeated: {', '.join(duplicates)}")
+    for scenario in scenarios:
+        check_writable(result_folder(out_dir, scenario), force)
+    return [run_to_folder(s, out_dir, engine, force, command_line) for s in scenarios]

@@ -1,0 +1,264 @@
+"""Tests for defdip.diagram: the causal graph, the documented loops, the figure."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from defdip import diagram
+from defdip.model import DEFAULT_MODEL
+
+TEACUP = Path("/work/shared/test-models/teacup/teacup.mdl")
+PROJECT_LOOPS = ("R1", "R2", "B1", "B2", "B3", "B4")
+
+# A logistic population: births feed Population (R1), crowding restrains births (B1).
+# "noise" uses a constant only, so a loop documented through it is broken.
+TINY_MDL = """{UTF-8}
+********************************************************
+\t.About
+********************************************************~
+\t\tA tiny test model.
+\t\t
+\t\tFeedback loops:
+\t\tR1 growth: Population -> births -> Population.
+\t\tB1 crowding: POPULATION -> Crowding -> births -> population, slowing growth
+\t\tas the capacity fills (a note -> not a link).
+\t\tB2 broken: Population -> noise -> Population.
+\t\tR3 loose: Population -> the number of births -> Population.
+\t\tR4 parallel: births -> Population -> crowding and noise -> births.
+\t|
+
+Population = INTEG (
+\tbirths,
+\t\t10)
+\t~\tPeople [0,?]
+\t~\tThe stock.
+\t|
+
+births = Population * birth fraction * (1 - crowding)
+\t~\tPeople/Year
+\t~\tThe inflow.
+\t|
+
+crowding = Population / capacity
+\t~\tDmnl
+\t~\tShare of capacity used.
+\t|
+
+noise = birth fraction * 2
+\t~\t1/Year
+\t~\tOn no loop.
+\t|
+
+birth fraction = 0.1
+\t~\t1/Year [0,1]
+\t~\tAssumption.
+\t|
+
+capacity = 100
+\t~\tPeople [1,?]
+\t~\tAssumption.
+\t|
+
+********************************************************
+\t.Control
+********************************************************~
+\t\tSimulation control parameters.
+\t|
+
+INITIAL TIME = 0
+\t~\tYear
+\t~\tStart.
+\t|
+
+FINAL TIME = 10
+\t~\tYear
+\t~\tEnd.
+\t|
+
+TIME STEP = 0.25
+\t~\tYear [0,?]
+\t~\tStep.
+\t|
+
+SAVEPER = TIME STEP
+\t~\tYear [0,?]
+\t~\tOutput interval.
+\t|
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Translations go to a temporary directory, not the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEFDIP_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny") / "tiny.mdl"
+    path.write_text(TINY_MDL, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def project_graph():
+    return diagram.causal_graph(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def project_loops():
+    return diagram.named_loops(DEFAULT_MODEL)
+
+
+# --- causal_graph ---------------------------------------------------------
+
+
+def test_teacup_flow_feeds_its_stock():
+    graph = diagram.causal_graph(TEACUP)
+    assert graph.has_edge("Heat Loss to Room", "Teacup Temperature")
+    assert graph.edges["Heat Loss to Room", "Teacup Temperature"]["link"] == "flow"
+    assert graph.has_edge("Teacup Temperature", "Heat Loss to Room")
+    assert graph.nodes["Teacup Temperature"]["kind"] == "stock"
+    assert graph.nodes["Heat Loss to Room"]["kind"] == "flow"
+
+
+def test_teacup_leaves_out_control_and_time():
+    graph = diagram.causal_graph(TEACUP, include_constants=True)
+    for name in ("TIME STEP", "SAVEPER", "INITIAL TIME", "FINAL TIME", "Time"):
+        assert name not in graph
+
+
+@pytest.mark.parametrize("include_constants", [False, True], ids=["no-constants", "constants"])
+def test_teacup_constants_only_on_request(include_constants):
+    graph = diagram.causal_graph(TEACUP, include_constants=include_constants)
+    assert ("Room Temperature" in graph) is include_constants
+    if include_constants:
+        assert graph.nodes["Room Temperature"]["kind"] == "constant"
+        assert graph.has_edge("Room Temperature", "Heat Loss to Room")
+
+
+def test_kinds_of_the_tiny_model(tiny):
+    graph = diagram.causal_graph(tiny)
+    assert dict(graph.nodes(data="kind")) == {
+        "Population": "stock", "births": "flow", "crowding": "auxiliary", "noise": "auxiliary"}
+    assert set(graph.edges) == {("Population", "births"), ("births", "Population"),
+                                ("Population", "crowding"), ("crowding", "births")}
+
+
+def test_every_kind_is_a_known_one(project_graph):
+    assert {kind for _, kind in project_graph.nodes(data="kind")} <= set(diagram.KINDS)
+
+
+# --- named_loops and check_loops ------------------------------------------
+
+
+def test_named_loops_reads_codes_titles_and_chains(tiny):
+    loops = diagram.named_loops(tiny)
+    assert loops == {
+        "R1 growth": ["Population", "births"],
+        "B1 crowding": ["POPULATION", "Crowding", "births"],
+        "B2 broken": ["Population", "noise"],
+        "R3 loose": ["Population", "the number of births"],
+        "R4 parallel": ["births", "Population", "crowding and noise"],
+    }
+
+
+def test_named_loops_without_about_group_is_empty():
+    assert diagram.named_loops(TEACUP) == {}
+
+
+@pytest.mark.parametrize("label, missing", [
+    ("R1 growth", []),
+    ("B1 crowding", []),
+    ("B2 broken", [("Population", "noise"), ("noise", "Population")]),
+    ("R3 loose", [("Population", "the number of births"), ("the number of births", "Population")]),
+    ("R4 parallel", [("noise", "births")]),
+], ids=["present", "present-any-case", "broken", "loose-name", "parallel-links"])
+def test_check_loops(tiny, label, missing):
+    graph = diagram.causal_graph(tiny)
+    loops = diagram.named_loops(tiny)
+    assert diagram.check_loops(graph, {label: loops[label]}) == {label: missing}
+
+
+def test_loop_polarity():
+    assert diagram.loop_polarity("R2 shared isolation") == "reinforcing"
+    assert diagram.loop_polarity("B4 war termination") == "balancing"
+
+
+def test_project_documents_six_loops(project_loops):
+    assert tuple(label.split()[0] for label in project_loops) == PROJECT_LOOPS
+
+
+def test_every_documented_loop_is_in_the_structure(project_graph, project_loops):
+    missing = diagram.check_loops(project_graph, project_loops)
+    assert missing == {label: [] for label in project_loops}
+
+
+def test_every_loop_name_is_a_variable(project_graph, project_loops):
+    for label, chain in project_loops.items():
+        for element in diagram.resolve_chain(project_graph, chain):
+            assert all(name in project_graph for name in element), (label, element)
+
+
+# --- key structure and figure ---------------------------------------------
+
+
+def test_key_structure_collapses_through_dropped_auxiliaries(tiny):
+    graph = diagram.causal_graph(tiny)
+    key = diagram.key_structure(graph, {"R1 growth": ["Population", "births"]})
+    assert set(key) == {"Population", "births"}
+    assert key.edges["births", "Population"] == {"link": "flow", "loops": ["R1"]}
+    # Population -> crowding -> births: crowding is dropped, the influence stays.
+    assert key.has_edge("Population", "births")
+
+
+def test_key_structure_of_the_project(project_graph, project_loops):
+    key = diagram.key_structure(project_graph, project_loops, extra=diagram.INDICATORS)
+    stocks = {n for n, kind in project_graph.nodes(data="kind") if kind == "stock"}
+    assert stocks <= set(key)
+    assert len(key) < 40
+    assert key.has_edge("sanctions for arms trade", "Sanctions Pressure")
+
+
+def test_layout_places_every_key_variable_without_overlap(project_graph, project_loops):
+    key = diagram.key_structure(project_graph, project_loops, extra=diagram.INDICATORS)
+    pos = diagram.structure_layout(key.nodes)
+    unplaced = sorted(n for n, (_, y) in pos.items() if y < 0)
+    assert not unplaced, f"add to the hand layout: {unplaced}"
+    boxes = diagram.node_boxes(key, pos)
+    for (a, ba), (b, bb) in itertools.combinations(boxes.items(), 2):
+        apart = ba[2] <= bb[0] or bb[2] <= ba[0] or ba[3] <= bb[1] or bb[3] <= ba[1]
+        assert apart, f"{a!r} and {b!r} overlap"
+
+
+def test_draw_structure_on_given_axes(project_graph, project_loops):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    assert diagram.draw_structure(project_graph, project_loops, ax=ax) is ax
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "R1 reciprocity (reinforcing)" in legend
+    assert "B3 localisation (balancing)" in legend
+
+
+def test_draw_structure_places_unknown_variables_below(tiny):
+    graph = diagram.causal_graph(tiny)
+    ax = diagram.draw_structure(graph, diagram.named_loops(tiny))
+    assert ax.get_ylim()[0] < 0
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_write_structure_figure(tmp_path, suffix, magic):
+    out = diagram.write_structure_figure(DEFAULT_MODEL, tmp_path / "fig" / f"structure{suffix}")
+    assert out.read_bytes().startswith(magic)
+    if suffix == ".png":
+        from matplotlib.image import imread
+
+        assert imread(out).shape[:2] == (1000, 1600)
