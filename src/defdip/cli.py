@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"defdip: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into a pager or head that closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("defdip: interrupted; nothing was written", file=sys.stderr)
         return 130
