@@ -176,7 +176,7 @@ def test_named_loops_without_about_group_is_empty():
     ("B1 crowding", []),
     ("B2 broken", [("Population", "noise"), ("noise", "Population")]),
     ("R3 loose", [("Population", "the number of births"), ("the number of births", "Population")]),
-    ("R4 parallel", [("noise", "births")]),
+    ("R4 parallel", [("Population", "noise"), ("noise", "births")]),
 ], ids=["present", "present-any-case", "broken", "loose-name", "parallel-links"])
 def test_check_loops(tiny, label, missing):
     graph = diagram.causal_graph(tiny)

@@ -62,6 +62,8 @@ def causal_graph(model_path: Path, include_constants: bool = False) -> nx.DiGrap
     for py, name in real.items():
         var = info.variables.get(name)
         kind = _NODE_KIND.get(var.kind) if var is not None else None
+        if kind == "auxiliary" and not deps.get(py):
+            kind = "constant"  # an expression of numbers only, such as "-0.5" or "1/3"
         if kind is None or (kind == "constant" and not include_constants):
             continue
         graph.add_node(name, kind=kind)

@@ -64,7 +64,9 @@ def simulate(scenario: Scenario, engine: str = "pysd") -> RunResult:
 
 def _run_pysd(scenario: Scenario) -> pd.DataFrame:
     info = model_info(scenario.model)
-    columns = [v.name for v in info.variables.values() if v.kind not in ("control",)]
+    # A lookup is a function of its argument, not a value at a time: PySD cannot return it
+    # as a column (KeyError in its output handler), so it is left out like PySD's defaults do.
+    columns = [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
     model = load_model(scenario.model)
     t = scenario.time
     kwargs = dict(params=scenario.params(), return_columns=columns, final_time=t.end,

@@ -1,0 +1,25 @@
+"""Write docs/structure.png, the overview of the model's key structure and named loops.
+
+Run from anywhere: ``python scripts/make_diagram.py [--out PATH] [--model PATH]``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from defdip.diagram import write_structure_figure
+from defdip.model import DEFAULT_MODEL, PACKAGE_ROOT
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="Vensim .mdl file")
+    parser.add_argument("--out", type=Path, default=PACKAGE_ROOT / "docs" / "structure.png",
+                        help="output file; .png or .svg")
+    args = parser.parse_args(argv)
+    print(write_structure_figure(args.model, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

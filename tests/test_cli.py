@@ -1,0 +1,112 @@
+"""The command line end to end: outputs, exit codes, and nothing lost on bad input."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from defdip.cli import main
+from conftest import SCENARIOS
+
+SUMMARY_KEYS = {"scenario", "phase_by_year", "phase_changes", "transition_year",
+                "cumulative_ri_value_2010_2024", "indicators"}
+OUTPUTS = ("trajectories.csv", "summary.json", "trajectories.png", "trajectories.svg", "manifest.json")
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    assert main(["run", "-o", str(out)]) == 0
+    return out / "baseline"
+
+
+def test_default_run_writes_the_four_outputs(baseline_dir):
+    for name in OUTPUTS:
+        assert (baseline_dir / name).stat().st_size > 0, name
+    summary = json.loads((baseline_dir / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert set(summary["phase_by_year"].values()) <= {1, 2, 3}
+    manifest = json.loads((baseline_dir / "manifest.json").read_text())
+    assert {"scenario", "model_sha256", "versions", "engine", "dt", "command_line", "wall_time_s"} <= set(manifest)
+    header = (baseline_dir / "trajectories.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "time" and "Strategic Partnership Index" in header
+
+
+def test_rerun_without_force_is_refused_and_keeps_the_results(baseline_dir, capsys):
+    before = (baseline_dir / "summary.json").read_bytes()
+    assert main(["run", "-o", str(baseline_dir.parent)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (baseline_dir / "summary.json").read_bytes() == before
+
+
+def test_force_overwrites(tmp_path):
+    assert main(["run", "-o", str(tmp_path)]) == 0
+    (tmp_path / "baseline" / "marker").write_text("old")
+    assert main(["run", "-o", str(tmp_path), "--force"]) == 0
+    assert not (tmp_path / "baseline" / "marker").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_set_changes_the_run_and_is_recorded(tmp_path):
+    assert main(["run", "-o", str(tmp_path), "--set", "war start year=2100"]) == 0
+    summary = json.loads((tmp_path / "baseline" / "summary.json").read_text())
+    assert summary["transition_year"] is None
+    manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
+    assert manifest["scenario"]["constants"]["war start year"] == 2100
+
+
+def test_several_scenarios_in_one_call(tmp_path):
+    files = [str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "no_war.yaml")]
+    assert main(["run", *files, "-o", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"baseline", "no_war"}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    pytest.param(["--set", "war start yaer=2100"], "did you mean 'war start year'", id="misspelt-set"),
+    pytest.param(["--set", "war start year=soon"], "not a number", id="set-not-number"),
+    pytest.param(["--set", "war start year=1900"], "war start year", id="set-out-of-range"),
+    pytest.param(["--set", "Mutual Trust=0.5"], "Mutual Trust", id="set-a-stock"),
+    pytest.param(["--engine", "warp"], "engine", id="unknown-engine"),
+    pytest.param(["missing.yaml"], "missing.yaml", id="missing-scenario"),
+    pytest.param(["--model", "nothing.mdl"], "nothing.mdl", id="missing-model"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, fragment):
+    out = tmp_path / "out"
+    assert main(["run", "-o", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_invalid_scenario_file_is_named_with_its_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nconstants:\n  escalaton rate: 2\n")
+    assert main(["run", str(bad), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "escalaton rate" in err and "escalation rate" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_run_uses_the_models_own_settings(tmp_path):
+    from conftest import ROOT
+    teacup = ROOT.parent / "shared" / "test-models" / "teacup" / "teacup.mdl"
+    if not teacup.exists():
+        pytest.skip("shared test models not present next to the repository")
+    assert main(["run", "--model", str(teacup), "-o", str(tmp_path)]) == 0
+    lines = (tmp_path / "teacup" / "trajectories.csv").read_text().splitlines()
+    assert lines[1].startswith("0.0,") and lines[-1].startswith("30.0,")
+
+
+def test_describe_and_scenarios(capsys):
+    assert main(["describe", "war start year"]) == 0
+    out = capsys.readouterr().out
+    assert "2022.15" in out and "Year" in out and "row 25" in out
+    assert main(["describe", "war strat year"]) == 2
+    assert main(["scenarios"]) == 0
+    assert "no_war.yaml" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "defdip", "describe", "Reciprocity"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "Dmnl" in proc.stdout
