@@ -110,3 +110,11 @@ def test_python_dash_m_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "defdip", "describe", "Reciprocity"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "Dmnl" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["--debug", "run", "--set", "x=1"], ["run", "--debug", "--set", "x=1"]],
+                         ids=["before-subcommand", "after-subcommand"])
+def test_debug_shows_the_traceback(tmp_path, argv):
+    from defdip.errors import InputError
+    with pytest.raises(InputError):
+        main(argv + ["-o", str(tmp_path)])

@@ -39,3 +39,12 @@ def test_interface_names_exist():
              "Cooperation Depth", "Reciprocity", "Strategic Partnership Index", "Partnership Phase",
              "war start year", "war end year", "snapback year", "treaty year", "us jcpoa exit year"]
     assert set(names) <= set(model_info().variables)
+
+
+def test_same_content_under_another_name_shares_a_working_translation(tmp_path):
+    import pysd
+    a, b = tmp_path / "first.mdl", tmp_path / "second.mdl"
+    shutil.copy(DEFAULT_MODEL, a)
+    shutil.copy(DEFAULT_MODEL, b)
+    assert translate(a) == translate(b)
+    pysd.load(str(translate(b)))

@@ -29,13 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
     run.add_argument("--engine", default="pysd", help="simulation engine (pysd)")
     run.add_argument("--force", action="store_true", help="overwrite earlier results")
-    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     sub.add_parser("scenarios", help="list the shipped scenarios")
     describe = sub.add_parser("describe", help="show a variable's equation, units, range and source")
     describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
     describe.add_argument("--model", type=Path, metavar="FILE.mdl")
-    describe.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    describe.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

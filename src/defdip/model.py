@@ -27,6 +27,7 @@ from defdip.errors import InputError
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = PACKAGE_ROOT / "models" / "iran_russia.mdl"
+TRANSLATED_NAME = "model"
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
 
@@ -173,16 +174,17 @@ def translate(path: Path) -> Path:
     path = _check_model_path(path)
     digest = file_hash(path)
     target = cache_root() / f"pysd-{pysd.__version__}" / digest
-    py_file = target / (path.stem + ".py")
+    py_file = target / (TRANSLATED_NAME + ".py")  # content-keyed, so not named after the file
     if py_file.is_file():
         return py_file
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
-        shutil.copyfile(path, work / path.name)
+        copy = work / (TRANSLATED_NAME + ".mdl")
+        shutil.copyfile(path, copy)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            pysd.read_vensim(str(work / path.name), initialize=False)
+            pysd.read_vensim(str(copy), initialize=False)
         try:
             os.replace(work, target)
         except OSError:  # another process won the race with the same content
