@@ -48,3 +48,15 @@ def test_same_content_under_another_name_shares_a_working_translation(tmp_path):
     shutil.copy(DEFAULT_MODEL, b)
     assert translate(a) == translate(b)
     pysd.load(str(translate(b)))
+
+
+def test_an_incomplete_cache_entry_is_replaced(tmp_path):
+    import hashlib
+    import pysd
+    copy = tmp_path / "m.mdl"
+    shutil.copy(DEFAULT_MODEL, copy)
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    stale = cache_root() / f"pysd-{pysd.__version__}" / digest
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "old_name.py").write_text("# an older layout")
+    pysd.load(str(translate(copy)))

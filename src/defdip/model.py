@@ -185,14 +185,24 @@ def translate(path: Path) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             pysd.read_vensim(str(copy), initialize=False)
-        try:
-            os.replace(work, target)
-        except OSError:  # another process won the race with the same content
-            shutil.rmtree(work, ignore_errors=True)
+        _install(work, target, py_file)
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise InputError(f"{path}: PySD could not translate the model: {exc}") from exc
     return py_file
+
+
+def _install(work: Path, target: Path, py_file: Path) -> None:
+    """Move a finished translation into place; replace an incomplete or outdated entry."""
+    try:
+        os.replace(work, target)
+        return
+    except OSError:
+        if py_file.is_file():  # another process won the race with the same content
+            shutil.rmtree(work, ignore_errors=True)
+            return
+    shutil.rmtree(target, ignore_errors=True)  # left by an older layout or an interrupted run
+    os.replace(work, target)
 
 
 def load_model(path: Path = DEFAULT_MODEL):
