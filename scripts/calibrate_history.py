@@ -3,9 +3,14 @@
 Regenerates the values marked "Calibrated" in models/iran_russia.mdl (they are copied by hand,
 rounded, into the model file). Usage: python scripts/calibrate_history.py [MAX_EVALUATIONS]
 """
-import pysd, numpy as np, time, json, sys
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
 from scipy.optimize import least_squares
-import pathlib, sys
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 from defdip.model import load_model, DEFAULT_MODEL
 m = load_model(DEFAULT_MODEL)

@@ -5,6 +5,7 @@ import textwrap
 from pathlib import Path
 
 from defdip.analysis import KEY_INDICATORS, summarise
+from defdip.errors import InputError
 from defdip.model import model_info
 from defdip.output import atomic_folder, check_writable, write_run
 from defdip.plotting import figure_trajectories, save_figure
@@ -60,7 +61,6 @@ def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", for
     names = [s.name for s in scenarios]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        from defdip.errors import InputError
         raise InputError(f"scenario names must differ (each gets its own folder); repeated: {', '.join(duplicates)}")
     for scenario in scenarios:
         check_writable(result_folder(out_dir, scenario), force)
