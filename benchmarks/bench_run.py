@@ -8,7 +8,8 @@ warm-up of each (so the translation cache and the OS file cache are warm for bot
 
 It prints each round's pair of wall times, the median of each, the median of the
 per-round ratios (defdip / bare) against the target, and a breakdown of one defdip run
-measured inside a fresh interpreter, stage by stage, along the code path the CLI takes.
+measured inside a fresh interpreter, stage by stage, along the code path the CLI takes,
+and what the figure would cost if drawn in the main process.
 
 Usage::
 
@@ -103,49 +104,59 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
     """Stage times of one defdip run of the baseline [s], in this (fresh) interpreter.
 
     Runs the pipeline as ``cmd_run`` does, with the pipeline's own calls wrapped in
-    timers, so the stages are the package's real code, not a re-implementation.
+    timers, so the stages are the package's real code, not a re-implementation. The
+    figure is drawn in the renderer's worker process, which imports matplotlib while
+    the model runs; what remains of it in the main process is the wait at the end.
     """
     stages, record = _stopwatch()
-    import matplotlib
-    matplotlib.use("Agg")
     import defdip.cli  # noqa: F401  (what the console script imports first)
     import defdip.pipeline as pipeline
     import defdip.simulate as simulate_module
     from defdip.scenario import load_scenario
-    record("import defdip (+ numpy, pandas, yaml, matplotlib)")
+    record("import defdip (+ numpy, pandas, yaml)")
     import pysd  # noqa: F401  (imported lazily by the package; counted here, not in a stage)
     record("import pysd (+ xarray, scipy, ...)")
-    import matplotlib.pyplot  # noqa: F401  (imported lazily when the figure is drawn)
-    record("import matplotlib.pyplot")
 
     scenario = load_scenario(BASELINE)
     record("scenario load + validation")
 
     inner: list[tuple[str, float]] = []
-    simulate_module.load_model = _timing(inner, "model load (translation lookup + pysd.load)",
-                                         simulate_module.load_model)
-    pipeline.simulate = _timing(inner, "simulate (total)", pipeline.simulate)
+    simulate_module.load_model = _timing(inner, "load", simulate_module.load_model)
+    pipeline.simulate = _timing(inner, "simulate", pipeline.simulate)
     pipeline.summary_of = _timing(inner, "summary", pipeline.summary_of)
-    pipeline.write_run = _timing(inner, "write trajectories.csv + summary/manifest JSON",
-                                 pipeline.write_run)
-    pipeline.save_figure = _timing(inner, "figure: save PNG + SVG", pipeline.save_figure)
-    pipeline.write_figure = _timing(inner, "figure (total)", pipeline.write_figure)
+    pipeline.write_run = _timing(inner, "write", pipeline.write_run)
+    pipeline.submit_figure = _timing(inner, "submit", pipeline.submit_figure)
     started = time.perf_counter()
     pipeline.run_many([scenario], out_dir, "pysd", True, ["bench"])
     total = time.perf_counter() - started
 
     t = dict(inner)
-    load, sim = t["model load (translation lookup + pysd.load)"], t["simulate (total)"]
-    fig, save = t["figure (total)"], t["figure: save PNG + SVG"]
-    summary, write = t["summary"], t["write trajectories.csv + summary/manifest JSON"]
-    stages += [("model load (translation lookup + pysd.load)", load),
-               ("simulate: model info + model.run + columns", sim - load),
-               ("summary", summary),
-               ("write trajectories.csv + summary/manifest JSON", write),
-               ("figure: model info + draw", fig - save),
-               ("figure: save PNG + SVG", save),
-               ("rest (checks, temp folder, rename)", total - sim - summary - write - fig)]
+    stages += [("model load (translation lookup + pysd.load)", t["load"]),
+               ("simulate: model info + model.run + columns", t["simulate"] - t["load"]),
+               ("summary", t["summary"]),
+               ("write trajectories.csv + summary/manifest JSON", t["write"]),
+               ("hand the figure to the worker", t["submit"]),
+               ("wait for the figure, start/stop worker, rename",
+                total - t["simulate"] - t["summary"] - t["write"] - t["submit"])]
     return stages
+
+
+def figure_cost() -> list[tuple[str, float]]:
+    """What the figure alone costs when drawn in-process [s] (what the worker hides)."""
+    stages, record = _stopwatch()
+    import defdip.pipeline  # noqa: F401
+    from defdip.scenario import load_scenario
+    from defdip.simulate import simulate
+    result = simulate(load_scenario(BASELINE))
+    record("(setup: import, run; not counted)")
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    record("import matplotlib")
+    from defdip.render import draw_run_figure
+    with tempfile.TemporaryDirectory() as tmp:
+        draw_run_figure(Path(tmp) / "trajectories", result.trajectories, "title", (), {}, {})
+        record("draw + save PNG and SVG")
+    return stages[1:]
 
 
 def bare_breakdown() -> list[tuple[str, float]]:
@@ -182,14 +193,14 @@ def print_stages(title: str, stages: list[tuple[str, float]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds (default 7)")
-    parser.add_argument("--stages", choices=("defdip", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--stages", choices=("defdip", "bare", "figure"), help=argparse.SUPPRESS)
     parser.add_argument("-o", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
     if args.stages:  # child: time the stages here and hand them back as JSON
-        stages = breakdown(args.o) if args.stages == "defdip" else bare_breakdown()
+        stages = {"defdip": lambda: breakdown(args.o), "bare": bare_breakdown, "figure": figure_cost}[args.stages]()
         print(json.dumps(stages))
         return 0
 
@@ -200,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                      in_fresh_interpreter("defdip", Path(tmp) / "stages"))
         print_stages("breakdown of the bare PySD run (fresh interpreter):",
                      in_fresh_interpreter("bare", Path(tmp) / "stages"))
+        print_stages("the figure drawn in-process instead (hidden by the worker above):",
+                     in_fresh_interpreter("figure", Path(tmp) / "stages"))
     return 0
 
 

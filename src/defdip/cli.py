@@ -36,7 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
     describe.add_argument("--model", type=Path, metavar="FILE.mdl")
     describe.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    _register_commands(sub)
     return parser
+
+
+def _register_commands(sub) -> None:
+    """Add the sub-commands that live in :mod:`defdip.commands` (those present)."""
+    import importlib
+
+    from defdip.commands import MODULES
+
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"defdip.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"defdip.commands.{name}":
+                raise
+            continue
+        module.register(sub)
 
 
 def parse_sets(items: list[str]) -> dict[str, float]:
@@ -54,11 +71,20 @@ def parse_sets(items: list[str]) -> dict[str, float]:
 
 
 def cmd_run(args) -> int:
-    from defdip.pipeline import run_many
-    from defdip.scenario import load_scenario, scenario_from_model
+    from defdip.render import Renderer
 
     if args.model and args.scenarios:
         raise InputError("run: give scenario files or --model FILE.mdl, not both")
+    # The figure workers start first, so they import matplotlib while this process
+    # imports the rest and runs the model.
+    with Renderer() as renderer:
+        return _run(args, renderer)
+
+
+def _run(args, renderer) -> int:
+    from defdip.pipeline import run_many
+    from defdip.scenario import load_scenario, scenario_from_model
+
     if args.model:
         scenarios = [scenario_from_model(args.model)]
     else:
@@ -66,7 +92,7 @@ def cmd_run(args) -> int:
     sets = parse_sets(args.sets)
     if sets:
         scenarios = [s.with_overrides(sets) for s in scenarios]
-    folders = run_many(scenarios, args.output, args.engine, args.force, ["defdip", *sys.argv[1:]])
+    folders = run_many(scenarios, args.output, args.engine, args.force, ["defdip", *sys.argv[1:]], renderer)
     for folder in folders:
         print(_run_line(folder))
     return 0
@@ -121,10 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``defdip`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        return COMMANDS[args.command](args)
+        return handler(args)
     except DefdipError as exc:
         if args.debug:
             raise

@@ -8,7 +8,7 @@ from defdip.analysis import KEY_INDICATORS, summarise
 from defdip.errors import InputError
 from defdip.model import model_info
 from defdip.output import atomic_folder, check_writable, write_run
-from defdip.plotting import figure_trajectories, save_figure
+from defdip.render import Renderer
 from defdip.scenario import Scenario
 from defdip.simulate import RunResult, simulate
 
@@ -25,8 +25,13 @@ def summary_of(result: RunResult) -> dict:
 
 
 def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force: bool = False,
-                  command_line: list[str] | None = None) -> Path:
+                  command_line: list[str] | None = None, renderer: Renderer | None = None) -> Path:
     """Simulate one scenario and write its four outputs atomically.
+
+    Parameters
+    ----------
+    renderer : Renderer, optional
+        Where the figure is drawn (default: in this process).
 
     Returns
     -------
@@ -38,30 +43,41 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
     result = simulate(scenario, engine)
     summary = summary_of(result)
     with atomic_folder(target, force) as work:
+        figure = submit_figure(renderer or Renderer(background=False), work / "trajectories", result)
         write_run(work, result, summary, command_line or [])
-        write_figure(work / "trajectories", result)
+        figure.result()
     return target
 
 
-def write_figure(stem: Path, result: RunResult) -> None:
-    """The run's trajectory figure, PNG and SVG."""
+def submit_figure(renderer: Renderer, stem: Path, result: RunResult):
+    """Start drawing the run's trajectory figure (PNG and SVG); returns a future."""
     info = model_info(result.scenario.model)
     units = {n: v.units for n, v in info.variables.items()}
     constants = {n: v.value for n, v in info.constants.items()}
     constants.update(result.scenario.constants)
     title = textwrap.shorten(f"{result.scenario.name}: {result.scenario.description}", 180)
-    fig = figure_trajectories(result.trajectories, "\n".join(textwrap.wrap(title, 110)),
-                              result.scenario.outputs, units, constants)
-    save_figure(fig, stem)
+    frame = result.trajectories
+    data = {name: frame[name].to_numpy(float) for name in frame.columns}
+    return renderer.submit(stem, frame.index.to_numpy(float), data, "\n".join(textwrap.wrap(title, 100)),
+                           result.scenario.outputs, units, constants)
 
 
 def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,
-             command_line: list[str] | None = None) -> list[Path]:
-    """Run several scenarios; every target is checked before the first one runs."""
+             command_line: list[str] | None = None, renderer: Renderer | None = None) -> list[Path]:
+    """Run several scenarios; every target is checked before the first one runs.
+
+    Parameters
+    ----------
+    renderer : Renderer, optional
+        An entered renderer to draw the figures (default: a new one for this call).
+    """
     names = [s.name for s in scenarios]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(f"scenario names must differ (each gets its own folder); repeated: {', '.join(duplicates)}")
     for scenario in scenarios:
         check_writable(result_folder(out_dir, scenario), force)
-    return [run_to_folder(s, out_dir, engine, force, command_line) for s in scenarios]
+    if renderer is None:
+        with Renderer() as renderer:
+            return run_many(scenarios, out_dir, engine, force, command_line, renderer)
+    return [run_to_folder(s, out_dir, engine, force, command_line, renderer) for s in scenarios]

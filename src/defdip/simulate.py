@@ -87,3 +87,49 @@ def to_dataset(result: RunResult):
     ds = xr.Dataset.from_dataframe(result.trajectories)
     ds.attrs.update(scenario=result.scenario.name, engine=result.engine)
     return ds
+
+
+def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engine: str = "pysd"):
+    """Run a scenario once per row of ``samples`` and return the outputs labelled by run and time.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario every run starts from.
+    samples : pandas.DataFrame
+        One row per run, one column per constant (Vensim names); each run is the
+        scenario with those constants set. The index is used as the ``run`` coordinate.
+    outputs : sequence of str, optional
+        Variables to keep (default: the scenario's ``outputs``, else the key indicators).
+    engine : {"pysd"}
+        ``pysd`` runs PySD once per row on a fresh model.
+
+    Returns
+    -------
+    xarray.Dataset
+        One data variable per output with dimensions ``(run, time)``.
+    """
+    import numpy as np
+    import xarray as xr
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    outputs = _batch_outputs(scenario, outputs)
+    values = {name: [] for name in outputs}
+    time = None
+    for _, row in samples.iterrows():
+        run = simulate(scenario.with_overrides(row.to_dict(), where="sample"), engine)
+        time = run.trajectories.index.to_numpy(float)
+        for name in outputs:
+            values[name].append(run.trajectories[name].to_numpy(float))
+    run_index = samples.index.to_numpy()
+    data = {name: (("run", "time"), np.asarray(v).reshape(len(run_index), -1)) for name, v in values.items()}
+    return xr.Dataset(data, coords={"run": run_index, "time": time if time is not None else []})
+
+
+def _batch_outputs(scenario: Scenario, outputs) -> tuple[str, ...]:
+    from defdip.analysis import KEY_INDICATORS
+
+    names = tuple(outputs or scenario.outputs or KEY_INDICATORS)
+    info = model_info(scenario.model)
+    return tuple(info.resolve(name, where="outputs").name for name in names)
