@@ -46,6 +46,7 @@ class Case:
     rtol: float = RTOL
     atol: float = ATOL
     why: str = ""
+    ensemble_refuses: str = ""  # what the ensemble engine names when it declines the model
 
     @property
     def model_path(self) -> Path:
@@ -59,11 +60,11 @@ class Case:
 CASES = (
     Case("abs", "test_abs.mdl", "output.csv"),
     Case("builtin_max", "builtin_max.mdl", "output.csv"),
-    Case("delays", "test_delays.mdl", "output.tab"),
+    Case("delays", "test_delays.mdl", "output.tab", ensemble_refuses="takes its order from the equation"),
     Case("if_stmt", "if_stmt.mdl", "output.csv"),
     Case("input_functions", "test_inputs.mdl", "output.csv"),
     Case("lookups", "test_lookups.mdl", "output.tab"),
-    Case("smooth", "test_smooth.mdl", "output.tab"),
+    Case("smooth", "test_smooth.mdl", "output.tab", ensemble_refuses="takes its order from the equation"),
     Case("teacup", "teacup.mdl", "output.csv"),
     Case("xidz_zidz", "xidz_zidz.mdl", "output.tab"),
 )
@@ -141,21 +142,33 @@ def mismatches(actual: pd.DataFrame, expected: pd.DataFrame, rtol: float, atol: 
     return lines
 
 
-def run_cli(model: Path, out_dir: Path) -> None:
-    code = main(["run", "--model", str(model), "-o", str(out_dir)])
-    assert code == 0, f"defdip run --model {model} exited with {code}"
+def run_cli(model: Path, out_dir: Path, engine: str = "pysd") -> None:
+    code = main(["run", "--model", str(model), "-o", str(out_dir), "--engine", engine])
+    assert code == 0, f"defdip run --model {model} --engine {engine} exited with {code}"
 
 
 # --- tests ------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("engine", ["pysd", "ensemble"])
 @pytest.mark.parametrize("case", CASES, ids=[c.folder for c in CASES])
-def test_matches_expected_output(case: Case, tmp_path):
+def test_matches_expected_output(case: Case, engine: str, tmp_path, capsys):
     assert case.rtol == RTOL and case.atol == ATOL or case.why, \
         f"{case.folder}: a loosened tolerance needs a reason"
-    run_cli(case.model_path, tmp_path)
+    if engine == "ensemble" and case.ensemble_refuses:
+        assert_refused(case, tmp_path, capsys)
+        return
+    run_cli(case.model_path, tmp_path, engine)
     problems = mismatches(read_trajectories(tmp_path), read_expected(case.expected_path),
                           case.rtol, case.atol)
     assert not problems, f"{case.folder} (rtol={case.rtol}, atol={case.atol}):\n" + "\n".join(problems)
+
+
+def assert_refused(case: Case, tmp_path, capsys) -> None:
+    """The ensemble engine declines the model by name, points to PySD, and writes nothing."""
+    code = main(["run", "--model", str(case.model_path), "-o", str(tmp_path / "out"), "--engine", "ensemble"])
+    err = capsys.readouterr().err
+    assert code == 2 and case.ensemble_refuses in err and "--engine pysd" in err, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_console_entry_point(tmp_path):

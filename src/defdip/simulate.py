@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time as _time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -15,7 +15,7 @@ from defdip.errors import InputError
 from defdip.model import load_model, model_info
 from defdip.scenario import Scenario
 
-ENGINES = ("pysd",)
+ENGINES = ("pysd", "ensemble")
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,16 @@ def simulate(scenario: Scenario, engine: str = "pysd") -> RunResult:
     ----------
     scenario : Scenario
         A validated scenario.
-    engine : {"pysd"}
-        Simulation engine.
+    engine : {"pysd", "ensemble"}
+        ``pysd`` runs PySD; ``ensemble`` the vectorised engine (same numbers).
 
     Returns
     -------
     RunResult
     """
-    if engine not in ENGINES:
-        raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    _check_engine(engine)
     started = _time.perf_counter()
-    trajectories = _run_pysd(scenario)
+    trajectories = _run_pysd(scenario) if engine == "pysd" else _run_ensemble_single(scenario)
     return RunResult(scenario, trajectories, engine, _time.perf_counter() - started)
 
 
@@ -66,7 +65,7 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
     info = model_info(scenario.model)
     # A lookup is a function of its argument, not a value at a time: PySD cannot return it
     # as a column (KeyError in its output handler), so it is left out like PySD's defaults do.
-    columns = [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
+    columns = _columns(scenario)
     model = load_model(scenario.model)
     t = scenario.time
     kwargs = dict(params=scenario.params(), return_columns=columns, final_time=t.end,
@@ -78,6 +77,32 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
         frame = model.run(**kwargs)
     frame.index.name = "time"
     return frame[[c for c in columns if c in frame.columns]]
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+
+
+def _columns(scenario: Scenario) -> list[str]:
+    info = model_info(scenario.model)
+    return [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
+
+
+def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None):
+    from defdip.ensemble import EnsembleModel, Timing
+
+    model = EnsembleModel.load(scenario.model)
+    t = scenario.time
+    series = {name: tuple(zip(*points)) for name, points in scenario.series.items()}
+    return model.run(Timing(t.start, t.end, t.dt, t.saveper), constants, series, outputs, size)
+
+
+def _run_ensemble_single(scenario: Scenario) -> pd.DataFrame:
+    columns = _columns(scenario)
+    time, values = _ensemble_run(scenario, dict(scenario.constants), columns)
+    frame = pd.DataFrame({name: values[name][0] for name in columns}, index=pd.Index(time, name="time"))
+    return frame
 
 
 def to_dataset(result: RunResult):
@@ -101,8 +126,9 @@ def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engi
         scenario with those constants set. The index is used as the ``run`` coordinate.
     outputs : sequence of str, optional
         Variables to keep (default: the scenario's ``outputs``, else the key indicators).
-    engine : {"pysd"}
-        ``pysd`` runs PySD once per row on a fresh model.
+    engine : {"pysd", "ensemble"}
+        ``pysd`` runs PySD once per row on a fresh model; ``ensemble`` runs all rows at
+        once with the vectorised engine.
 
     Returns
     -------
@@ -112,9 +138,10 @@ def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engi
     import numpy as np
     import xarray as xr
 
-    if engine not in ENGINES:
-        raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    _check_engine(engine)
     outputs = _batch_outputs(scenario, outputs)
+    if engine == "ensemble":
+        return _batch_ensemble(scenario, samples, outputs)
     values = {name: [] for name in outputs}
     time = None
     for _, row in samples.iterrows():
@@ -125,6 +152,38 @@ def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engi
     run_index = samples.index.to_numpy()
     data = {name: (("run", "time"), np.asarray(v).reshape(len(run_index), -1)) for name, v in values.items()}
     return xr.Dataset(data, coords={"run": run_index, "time": time if time is not None else []})
+
+
+def _batch_ensemble(scenario: Scenario, samples: pd.DataFrame, outputs):
+    import numpy as np
+    import xarray as xr
+
+    info = model_info(scenario.model)
+    constants = dict(scenario.constants)
+    for name in samples.columns:
+        var = info.resolve(name, where="sample")
+        if var.kind != "constant":
+            raise InputError(f"sample: {var.name!r} is a {var.kind}, not a constant; only constants can vary")
+        values = samples[name].to_numpy(float)
+        _check_range(var, values)
+        constants[var.name] = values
+    # a sampled constant replaces a time series given for it, as --set does
+    scenario = replace(scenario, series={k: v for k, v in scenario.series.items() if k not in constants})
+    time, values = _ensemble_run(scenario, constants, outputs, size=len(samples))
+    data = {name: (("run", "time"), np.broadcast_to(values[name], (len(samples), len(time))))
+            for name in outputs}
+    return xr.Dataset(data, coords={"run": samples.index.to_numpy(), "time": time})
+
+
+def _check_range(var, values) -> None:
+    import numpy as np
+
+    low = -np.inf if var.low is None else var.low
+    high = np.inf if var.high is None else var.high
+    bad = (values < low) | (values > high) | ~np.isfinite(values)
+    if bad.any():
+        raise InputError(f"sample: {var.name}: {values[bad][0]!r} is outside its declared range "
+                         f"[{var.low}, {var.high}]")
 
 
 def _batch_outputs(scenario: Scenario, outputs) -> tuple[str, ...]:
