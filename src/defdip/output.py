@@ -42,6 +42,7 @@ def atomic_folder(target: Path, force: bool = False):
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield work
+        work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary folders
         _replace(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -60,6 +61,12 @@ def _replace(work: Path, target: Path) -> None:
         os.replace(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data) -> None:
