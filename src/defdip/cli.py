@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", type=Path, metavar="FILE.mdl", help="run any Vensim model with its own settings")
     run.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
-    run.add_argument("--engine", default="pysd", help="simulation engine (pysd)")
+    run.add_argument("--engine", default="pysd",
+                     help="pysd (default) or ensemble: the vectorised engine, same numbers")
     run.add_argument("--force", action="store_true", help="overwrite earlier results")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
