@@ -4,13 +4,15 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 from defdip.analysis import KEY_INDICATORS, summarise
 from defdip.errors import InputError
 from defdip.model import model_info
 from defdip.output import atomic_folder, check_writable, write_run
 from defdip.render import Renderer
 from defdip.scenario import Scenario
-from defdip.simulate import RunResult, simulate
+from defdip.simulate import simulate
 
 
 def result_folder(out_dir: Path, scenario: Scenario) -> Path:
@@ -40,26 +42,33 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
     """
     target = result_folder(out_dir, scenario)
     check_writable(target, force)
+    renderer = renderer or Renderer(background=False)
+    spec = figure_spec(scenario)
+    renderer.prepare(scenario.name, *spec)  # the figure's frame is built while the model runs
     result = simulate(scenario, engine)
     summary = summary_of(result)
     with atomic_folder(target, force) as work:
-        figure = submit_figure(renderer or Renderer(background=False), work / "trajectories", result)
+        frame = result.trajectories
+        data = {name: frame[name].to_numpy(float) for name in frame.columns}
+        _, _, *labels = spec
+        figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, *labels,
+                                 key=scenario.name)
         write_run(work, result, summary, command_line or [])
         figure.result()
     return target
 
 
-def submit_figure(renderer: Renderer, stem: Path, result: RunResult):
-    """Start drawing the run's trajectory figure (PNG and SVG); returns a future."""
-    info = model_info(result.scenario.model)
+def figure_spec(scenario: Scenario) -> tuple:
+    """What the run figure needs before the run: times, names, title, outputs, units, constants."""
+    info = model_info(scenario.model)
+    names = [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
     units = {n: v.units for n, v in info.variables.items()}
     constants = {n: v.value for n, v in info.constants.items()}
-    constants.update(result.scenario.constants)
-    title = textwrap.shorten(f"{result.scenario.name}: {result.scenario.description}", 180)
-    frame = result.trajectories
-    data = {name: frame[name].to_numpy(float) for name in frame.columns}
-    return renderer.submit(stem, frame.index.to_numpy(float), data, "\n".join(textwrap.wrap(title, 100)),
-                           result.scenario.outputs, units, constants)
+    constants.update(scenario.constants)
+    t = scenario.time
+    time = np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
+    title = textwrap.shorten(": ".join(filter(None, (scenario.name, scenario.description))), 180)
+    return time, names, "\n".join(textwrap.wrap(title, 100)), scenario.outputs, units, constants
 
 
 def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,

@@ -84,30 +84,54 @@ def figure_trajectories(time, data: Mapping, title: str, outputs=(), units: dict
     -------
     matplotlib.figure.Figure
     """
+    fig = trajectory_frame(time, list(data), title, outputs, units, constants)
+    return fill_trajectories(fig, time, data)
+
+
+def trajectory_frame(time, names, title: str, outputs=(), units: dict | None = None,
+                     constants: dict | None = None):
+    """The run figure without its data: panels, labels, legends and thresholds.
+
+    Everything here depends only on which variables a run has, not on their values,
+    so it can be built (and its text laid out) before the run ends; :func:`fill_trajectories`
+    adds the data. Parameters as :func:`figure_trajectories`, with ``names`` the variables.
+    """
     from matplotlib.patches import Patch
 
-    panels = trajectory_panels(data, outputs)
+    panels = trajectory_panels(dict.fromkeys(names), outputs)
     fig = new_figure((11, 2.4 * len(panels) + 0.9))
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     time = np.asarray(time, float)
-    has_phase = PHASE in data
-    for ax, (panel_title, names) in zip(axes, panels):
-        if has_phase:
-            shade_phases(ax, time, data[PHASE])
-        plot_variables(ax, time, data, names, panel_title, units)
+    empty = dict.fromkeys(names, np.full(len(time), np.nan))
+    for ax, (panel_title, panel_names) in zip(axes, panels):
+        plot_variables(ax, time, empty, panel_names, panel_title, units)
         for constant, variable in THRESHOLDS.items():
-            if variable in names and constants and constant in constants:
+            if variable in panel_names and constants and constant in constants:
                 ax.axhline(constants[constant], color="0.35", ls="--", lw=0.9)
         ax.set_xlim(time[0], time[-1])
-    axes[-1].set_xlabel("Year")
+    axes[-1].set_xlabel((units or {}).get("INITIAL TIME") or "Year")  # the model's time unit
     fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     bottom = 0.6 / fig.get_figheight()
-    if has_phase:
+    if PHASE in names:
         handles = [Patch(color=c, label=PHASE_LABELS[p]) for p, c in PHASE_COLOURS.items()]
         fig.legend(handles=handles, loc="lower left", ncol=3, frameon=False, fontsize=9,
                    title="phase (shaded):", title_fontsize=9, alignment="left")
         bottom += 0.35 / fig.get_figheight()
     fig.subplots_adjust(left=0.07, right=0.72, top=1 - 0.75 / fig.get_figheight(), bottom=bottom, hspace=0.35)
+    return fig
+
+
+def fill_trajectories(fig, time, data: Mapping):
+    """Put a run's values into a figure from :func:`trajectory_frame`; returns the figure."""
+    time = np.asarray(time, float)
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label() in data:
+                line.set_data(time, np.asarray(data[line.get_label()], float))
+        if PHASE in data:
+            shade_phases(ax, time, data[PHASE])
+        ax.relim()
+        ax.autoscale_view(scalex=False)
     return fig
 
 

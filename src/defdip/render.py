@@ -33,8 +33,24 @@ def _warm_up() -> None:
     fig.savefig(io.BytesIO(), format="png")
 
 
+_PREPARED: dict = {}  # key -> a run figure built before its data arrived (in this process)
+
+
+def prepare_run_figure(key: str, time, names: tuple, title: str, outputs: tuple, units: dict,
+                       constants: dict) -> None:
+    """Build a run's figure without data and lay out its text, ahead of the run."""
+    import io
+
+    from defdip.plotting import trajectory_frame
+
+    fig = trajectory_frame(time, names, title, outputs, units, constants)
+    fig.canvas.draw()  # lays out every text while the model runs
+    _PREPARED[key] = fig
+
+
 def draw_run_figure(stem: Path, time, data: dict, title: str, outputs: tuple, units: dict,
-                    constants: dict, formats: tuple[str, ...] = FORMATS, fork: bool = False) -> None:
+                    constants: dict, formats: tuple[str, ...] = FORMATS, fork: bool = False,
+                    key: str | None = None) -> None:
     """Draw the trajectory figure of one run and save it as ``stem``.png and .svg.
 
     Parameters
@@ -44,10 +60,15 @@ def draw_run_figure(stem: Path, time, data: dict, title: str, outputs: tuple, un
         worker never needs pandas).
     fork : bool
         Write the last format in a forked child while this process writes the others.
+    key : str, optional
+        Use the figure :func:`prepare_run_figure` built under this key, when there is one.
     """
-    from defdip.plotting import figure_trajectories, save_figure
+    from defdip.plotting import fill_trajectories, save_figure, trajectory_frame
 
-    fig = figure_trajectories(time, data, title, outputs, units, constants)
+    fig = _PREPARED.pop(key, None)
+    if fig is None or {line.get_label() for ax in fig.axes for line in ax.get_lines()} - set(data):
+        fig = trajectory_frame(time, list(data), title, outputs, units, constants)
+    fill_trajectories(fig, time, data)
     if fork and len(formats) > 1 and hasattr(os, "fork"):
         _save_forked(fig, Path(stem), formats)
     else:
@@ -109,12 +130,19 @@ class Renderer:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def prepare(self, key: str, time, names, title: str, outputs: tuple, units: dict,
+                constants: dict) -> None:
+        """Build a figure ahead of its data (in the worker, while the model runs)."""
+        if self._pool is not None:
+            self._pool.submit(prepare_run_figure, key, time, tuple(names), title, tuple(outputs),
+                              dict(units), dict(constants))
+
     def submit(self, stem: Path, time, data: dict, title: str, outputs: tuple, units: dict,
-               constants: dict) -> Future:
+               constants: dict, key: str | None = None) -> Future:
         """Start drawing; the returned future's ``result()`` raises what the drawing raised."""
         args = (Path(stem), time, data, title, tuple(outputs), dict(units), dict(constants))
         if self._pool is not None:
-            return self._pool.submit(draw_run_figure, *args, FORMATS, True)
+            return self._pool.submit(draw_run_figure, *args, FORMATS, True, key)
         done: Future = Future()
         try:
             draw_run_figure(*args)

@@ -1,0 +1,87 @@
+"""Outcomes over runs, against the one-run functions of defdip.analysis, on synthetic arrays."""
+import numpy as np
+import pytest
+
+from defdip.analysis import transition_year, value_at as frame_value_at
+from defdip.errors import InputError
+from defdip.model import DEFAULT_MODEL, model_info
+from defdip.outcomes import (evaluate, for_indices, parse_outcome, parse_outcomes, sentinel,
+                             transition_years, value_at, years_in_phase)
+
+TIME = np.arange(2010, 2035.001, 0.25)
+
+
+def random_phases(runs, seed=0):
+    rng = np.random.default_rng(seed)
+    # Runs of random lengths in random phases, so stretches of every length occur.
+    phase = np.ones((runs, len(TIME)))
+    for r in range(runs):
+        i = 0
+        while i < len(TIME):
+            length = rng.integers(1, 16)
+            phase[r, i:i + length] = rng.integers(1, 4)
+            i += length
+    return phase
+
+
+@pytest.mark.parametrize("persistence", [0.0, 0.25, 2.0, 3.5])
+def test_transition_years_match_the_one_run_rule(persistence):
+    phase = random_phases(300, seed=int(persistence * 4))
+    got = transition_years(TIME, phase, persistence)
+    for r in range(len(phase)):
+        want = transition_year(TIME, phase[r], persistence)
+        assert (np.isnan(got[r]) and want is None) or got[r] == want, r
+    assert np.isnan(got).any() and (~np.isnan(got)).any()  # both cases were exercised
+
+
+def test_persistence_per_run_and_final_time():
+    phase = np.ones((2, len(TIME)))
+    phase[:, -9:] = 3  # strategic for the last 2 years (8 intervals) of the saved times
+    got = transition_years(TIME, phase, np.array([2.0, 2.5]))
+    assert got[0] == TIME[-9] and np.isnan(got[1])
+    assert transition_years(TIME, phase, 2.5, final_time=2035.5)[0] == TIME[-9]
+
+
+def test_value_at_interpolates_like_analysis():
+    import pandas as pd
+
+    values = np.sin(TIME / 3)[None, :] * np.arange(1, 4)[:, None]
+    for year in (2010, 2022.1, 2030, 2035):
+        frame = pd.DataFrame({"x": values[1]}, index=TIME)
+        assert value_at(TIME, values, year)[1] == pytest.approx(frame_value_at(frame, "x", year), rel=1e-12)
+    assert value_at(TIME, values, 2030)[2] == values[2, TIME.tolist().index(2030)]
+    assert np.isnan(value_at(TIME, values, 2040)).all()
+
+
+def test_years_in_phase_add_up_to_the_horizon():
+    phase = random_phases(50, seed=3)
+    total = sum(years_in_phase(TIME, phase, p) for p in (1, 2, 3))
+    assert np.allclose(total, TIME[-1] - TIME[0])
+    one = np.ones((1, len(TIME)))
+    one[0, :4] = 3  # 2010.00-2010.75 in phase 3: four saved steps of 0.25
+    assert years_in_phase(TIME, one, 3)[0] == 1.0
+
+
+def test_evaluate_and_sentinel():
+    info = model_info(DEFAULT_MODEL)
+    outcomes = parse_outcomes(["transition year", "strategic by 2030", "years in phase 3",
+                               "strategic partnership index@2030"], info)
+    phase = np.ones((3, len(TIME)))
+    phase[0, TIME >= 2028] = 3
+    phase[1, TIME >= 2031] = 3
+    spi = np.tile(np.linspace(0, 1, len(TIME)), (3, 1))
+    got = evaluate(outcomes, TIME, {"Partnership Phase": phase, "Strategic Partnership Index": spi})
+    assert got["transition year"][:2].tolist() == [2028.0, 2031.0] and np.isnan(got["transition year"][2])
+    assert got["strategic by 2030"].tolist() == [1.0, 0.0, 0.0]
+    assert got["years in phase 3"].tolist() == [7.0, 4.0, 0.0]
+    assert got["Strategic Partnership Index@2030"] == pytest.approx([0.8] * 3)
+    filled = for_indices(outcomes[0], got["transition year"], TIME, 2.0)
+    assert filled[2] == sentinel(TIME, 2.0) == 2037.0 and filled[0] == 2028.0
+
+
+@pytest.mark.parametrize("spec, message", [("Coopration Depth@2030", "did you mean"),
+                                           ("Cooperation Depth@soon", "not a number"),
+                                           ("years in phase 4", "not an outcome")])
+def test_bad_outcome_specs(spec, message):
+    with pytest.raises(InputError, match=message):
+        parse_outcome(spec, model_info(DEFAULT_MODEL))

@@ -1,0 +1,93 @@
+"""Run figures: panels, data filled into a prepared frame, files written, the worker process."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from defdip.plotting import (PHASE, THRESHOLDS, figure_trajectories, fill_trajectories, save_figure,
+                             trajectory_frame, trajectory_panels)
+from defdip.render import Renderer, draw_run_figure, prepare_run_figure
+
+TIME = np.linspace(2010, 2035, 101)
+
+
+def synthetic() -> dict:
+    ramp = np.linspace(0, 1, len(TIME))
+    return {"Arms Transfers Russia to Iran": 100 * ramp, "Arms Transfers Iran to Russia": 50 * ramp[::-1],
+            "Cooperation Depth": ramp, "Reciprocity": ramp ** 2, "Strategic Partnership Index": ramp / 2,
+            "Mutual Trust": ramp, PHASE: np.where(TIME < 2022, 1, np.where(TIME < 2028, 2, 3)).astype(float)}
+
+
+def test_panels_group_the_key_indicators():
+    panels = dict(trajectory_panels(synthetic()))
+    assert panels["Arms transfers"] == ("Arms Transfers Russia to Iran", "Arms Transfers Iran to Russia")
+    assert panels["Relational stocks"] == ("Mutual Trust",)  # absent variables are left out
+
+
+def test_other_models_show_their_outputs():
+    panels = trajectory_panels({"Teacup Temperature": 1, "Room Temperature": 2}, outputs=("Room Temperature",))
+    assert panels == [("Room Temperature", ("Room Temperature",))]
+
+
+def test_frame_then_fill_equals_one_call():
+    data = synthetic()
+    whole = figure_trajectories(TIME, data, "t", constants={"strategic threshold": 0.7})
+    staged = fill_trajectories(trajectory_frame(TIME, list(data), "t", constants={"strategic threshold": 0.7}),
+                               TIME, data)
+    for a, b in zip(whole.axes, staged.axes):
+        assert a.get_ylim() == pytest.approx(b.get_ylim())
+        for la, lb in zip(a.get_lines(), b.get_lines()):
+            np.testing.assert_array_equal(la.get_ydata(), lb.get_ydata())
+
+
+def test_frame_has_no_data_until_filled():
+    fig = trajectory_frame(TIME, list(synthetic()), "t")
+    assert all(np.isnan(line.get_ydata()).all() for ax in fig.axes for line in ax.get_lines()
+               if line.get_label() in synthetic())
+
+
+def test_phases_shaded_and_threshold_drawn():
+    fig = figure_trajectories(TIME, synthetic(), "t", constants={"strategic threshold": 0.7})
+    indices = next(ax for ax in fig.axes if ax.get_title(loc="left") == "Partnership indices")
+    assert len(indices.patches) == 3  # one span per phase
+    assert THRESHOLDS["strategic threshold"] == "Strategic Partnership Index"
+    assert any(np.allclose(line.get_ydata(), 0.7) for line in indices.get_lines())
+
+
+def test_time_axis_takes_the_models_unit():
+    fig = figure_trajectories(np.arange(5.0), {"Stock": np.arange(5.0)}, "t", units={"INITIAL TIME": "Minute"})
+    assert fig.axes[-1].get_xlabel() == "Minute"
+
+
+def test_save_figure_writes_png_and_svg(tmp_path):
+    save_figure(figure_trajectories(TIME, synthetic(), "t"), tmp_path / "fig")
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in (tmp_path / "fig.svg").read_text()
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_renderer_writes_both_files(tmp_path, background):
+    data = synthetic()
+    with Renderer(background=background) as renderer:
+        renderer.prepare("run", TIME, list(data), "title", (), {}, {})
+        renderer.submit(tmp_path / "trajectories", TIME, data, "title", (), {}, {}, key="run").result()
+    assert (tmp_path / "trajectories.png").stat().st_size > 10_000
+    assert (tmp_path / "trajectories.svg").stat().st_size > 10_000
+
+
+def test_a_failed_drawing_is_raised_by_the_future(tmp_path):
+    data = synthetic()
+    data["Cooperation Depth"] = data["Cooperation Depth"][:5]  # wrong length
+    with Renderer() as renderer:
+        future = renderer.submit(tmp_path / "trajectories", TIME, data, "title", (), {}, {})
+        with pytest.raises(Exception):
+            future.result()
+
+
+def test_forked_save_matches_in_process(tmp_path):
+    data = synthetic()
+    prepare_run_figure("k", TIME, tuple(data), "title", (), {}, {})
+    draw_run_figure(tmp_path / "forked", TIME, data, "title", (), {}, {}, fork=True, key="k")
+    draw_run_figure(tmp_path / "plain", TIME, data, "title", (), {}, {})
+    assert (tmp_path / "forked.png").read_bytes() == (tmp_path / "plain.png").read_bytes()
+    assert (tmp_path / "forked.svg").exists()

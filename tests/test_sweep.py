@@ -1,0 +1,170 @@
+"""`defdip sweep` end to end: files, resume after a real kill, workers and a real Dask cluster."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import SCENARIOS
+
+from defdip.cli import main
+from defdip.scenario import load_scenario
+from defdip.simulate import ENGINES
+from defdip.sweep import RESULTS_DIR, plan_sweep, run_chunks, run_sweep
+
+BASELINE = SCENARIOS / "baseline.yaml"
+FAST = "ensemble" if "ensemble" in ENGINES else "pysd"
+VARY = {"war fatigue rate": (0.0, 0.1), "iran export capacity": (300.0, 1000.0),
+        "strategic threshold": (0.65, 0.75)}
+
+
+def plan(engine=FAST, runs=40, chunk=10, method="mc"):
+    return plan_sweep(load_scenario(BASELINE), method, runs, seed=5, vary=VARY, engine=engine, chunk_size=chunk)
+
+
+def contents(folder):
+    """Everything a sweep computed, to compare two sweeps bit for bit."""
+    files = sorted((folder / RESULTS_DIR).glob("chunk-*.nc"))
+    chunks = xr.concat([xr.load_dataset(f) for f in files], dim="run")
+    out = {"chunks": {k: chunks[k].values for k in chunks.data_vars}, "time": chunks["time"].values,
+           "percentiles": xr.load_dataset(folder / "percentiles.nc")}
+    for name in ("samples.csv", "outcomes.csv", "indices.csv", "summary.json"):
+        if (folder / name).exists():
+            out[name] = (folder / name).read_bytes()
+    return out
+
+
+def assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for name, values in a["chunks"].items():
+        assert values.tobytes() == b["chunks"][name].tobytes(), name
+    assert a["percentiles"].identical(b["percentiles"])
+    for name in a:
+        if name.endswith((".csv", ".json")):
+            assert a[name] == b[name], name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted in-process sweep (figures off: compared, not looked at)."""
+    out = tmp_path_factory.mktemp("reference")
+    return contents(run_sweep(plan(), out, figures=False))
+
+
+def test_sweep_writes_the_documented_files(tmp_path):
+    code = main(["sweep", str(BASELINE), "--method", "sobol", "--samples", "8", "--seed", "3",
+                 "--vary", "war fatigue rate=0:0.1", "--vary", "strategic threshold=0.65:0.75",
+                 "--outcome", "transition year", "--outcome", "Mutual Trust@2030",
+                 "--engine", FAST, "-o", str(tmp_path)])
+    assert code == 0
+    folder = tmp_path / "baseline-sobol"
+    for name in ("samples.csv", "outcomes.csv", "indices.csv", "percentiles.nc", "summary.json",
+                 "manifest.json", "fan.png", "fan.svg", "sobol.png", "transition.png"):
+        assert (folder / name).is_file(), name
+    assert not (tmp_path / "baseline-sobol.partial").exists()
+    experiments = pd.read_csv(folder / "outcomes.csv", index_col="run")
+    assert len(experiments) == 8 * (2 * 2 + 2)
+    assert list(experiments.columns) == ["war fatigue rate", "strategic threshold", "transition year",
+                                         "Mutual Trust@2030"]
+    indices = pd.read_csv(folder / "indices.csv")
+    assert set(indices["index"]) == {"S1", "ST", "S2"}
+    assert set(indices["outcome"]) == {"transition year", "Mutual Trust@2030"}
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["runs"] == 48 and summary["seed"] == 3 and summary["method"] == "sobol"
+    assert 0 <= summary["p_strategic_by_2030"] <= 1
+    assert summary["top_constants"]["transition year"][0]["constant"] in ("war fatigue rate", "strategic threshold")
+    stored = xr.open_dataset(folder / RESULTS_DIR / "chunk-00000.nc")
+    assert set(stored.data_vars) == set(load_scenario(BASELINE).outputs) | {"Mutual Trust"}
+    assert stored.sizes["time"] == 101 and tuple(stored["Mutual Trust"].dims) == ("run", "time")
+
+
+def test_same_seed_identical_other_seed_not(tmp_path, reference):
+    assert_identical(contents(run_sweep(plan(), tmp_path, figures=False)), reference)
+    other = plan_sweep(load_scenario(BASELINE), "mc", 40, seed=6, vary=VARY, engine=FAST, chunk_size=10)
+    assert not other.table.equals(plan().table)
+
+
+def test_resume_keeps_good_chunks_and_redoes_bad_ones(tmp_path, reference):
+    p = plan()
+    partial = tmp_path / "baseline-mc.partial"
+    from defdip.sweep import prepare_folder
+    prepare_folder(p, tmp_path, force=False)
+    paths = run_chunks(p, partial)
+    paths[1].write_bytes(b"not a netCDF file")  # a chunk torn by a crash
+    paths[2].unlink()
+    before = paths[0].stat().st_mtime_ns
+    assert_identical(contents(run_sweep(p, tmp_path, figures=False)), reference)
+    assert (tmp_path / "baseline-mc" / RESULTS_DIR / "chunk-00000.nc").stat().st_mtime_ns == before
+
+
+def test_killed_sweep_resumes_identical(tmp_path):
+    """Really kill a sweep process after its first chunk, rerun the command, compare."""
+    args = [sys.executable, "-m", "defdip", "sweep", str(BASELINE), "--method", "mc", "--samples", "12",
+            "--seed", "2", "--engine", "pysd", "--chunk-size", "2", "--vary", "war fatigue rate=0:0.1",
+            "--no-figures"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(args + ["-o", str(killed)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    chunks = killed / "baseline-mc.partial" / RESULTS_DIR
+    deadline = time.monotonic() + 120
+    while not list(chunks.glob("chunk-*.nc")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    done = list(chunks.glob("chunk-*.nc"))
+    assert 1 <= len(done) < 6, "the sweep should have been killed midway"
+    assert not (killed / "baseline-mc").exists()
+    subprocess.run(args + ["-o", str(killed)], check=True, capture_output=True)
+    whole = tmp_path / "whole"
+    subprocess.run(args + ["-o", str(whole)], check=True, capture_output=True)
+    assert_identical(contents(killed / "baseline-mc"), contents(whole / "baseline-mc"))
+
+
+def test_workers_identical_to_local(tmp_path, reference):
+    assert_identical(contents(run_sweep(plan(), tmp_path, workers=2, figures=False)), reference)
+
+
+def test_dask_cluster_identical_to_local(tmp_path, reference):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        folder = run_sweep(plan(), tmp_path, scheduler=cluster.scheduler_address, figures=False)
+    assert_identical(contents(folder), reference)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--method", "grid"], "unknown method 'grid'"),
+    (["--method", "mc", "--vary", "escalation rat=1:2"], "did you mean 'escalation rate'"),
+    (["--method", "mc", "--vary", "escalation rate=0:99"], "declared range"),
+    (["--method", "mc", "--outcome", "Cooperation Depth@later"], "not a number"),
+    (["--method", "mc", "--workers", "0"], "--workers"),
+])
+def test_bad_input_exits_2(tmp_path, capsys, extra, message):
+    assert main(["sweep", str(BASELINE), *extra, "--samples", "4", "-o", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_existing_folder_and_foreign_partial_exit_2(tmp_path, capsys):
+    base = ["sweep", str(BASELINE), "--method", "mc", "--samples", "4", "--engine", FAST,
+            "--vary", "war fatigue rate=0:0.1", "-o", str(tmp_path), "--no-figures"]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main(base) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(base + ["--force"]) == 0
+    foreign = tmp_path / "baseline-mc.partial"
+    foreign.mkdir()
+    (foreign / "sweep.json").write_text(json.dumps({"seed": 99}))
+    capsys.readouterr()
+    assert main(base + ["--force", "--seed", "1"]) == 0  # --force discards the foreign partial
+    other = tmp_path / "other"
+    (other / "baseline-mc.partial").mkdir(parents=True)
+    (other / "baseline-mc.partial" / "sweep.json").write_text(json.dumps({"seed": 99}))
+    capsys.readouterr()
+    assert main([*base[:-3], "-o", str(other), "--no-figures", "--seed", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "different command" in err and "rerun that command" in err and "seed" in err
