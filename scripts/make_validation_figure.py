@@ -1,0 +1,18 @@
+"""Regenerate docs/validation.png: the baseline against SIPRI and the dated events.
+
+Usage: python scripts/make_validation_figure.py
+"""
+from pathlib import Path
+
+from defdip.plotting import save_figure
+from defdip.scenario import load_scenario
+from defdip.simulate import simulate
+from defdip.validate import default_engine
+from defdip.validate_figures import model_vs_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+if __name__ == "__main__":
+    run = simulate(load_scenario(ROOT / "scenarios" / "baseline.yaml"), default_engine())
+    save_figure(model_vs_data(run.trajectories), ROOT / "docs" / "validation", formats=("png",))
+    print(ROOT / "docs" / "validation.png")

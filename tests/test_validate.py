@@ -1,0 +1,182 @@
+"""Convergence, extreme conditions, behaviour reproduction; broken model copies fail named checks."""
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from defdip.checks import load_checks, run_checks
+from defdip.scenario import load_scenario, scenario_from_model
+from defdip.validate import (annual_values, convergence, converged, extremes, fit_statistics,
+                             reproduction, theil)
+
+MODEL = ROOT / "models" / "iran_russia.mdl"
+
+
+def test_theil_components_sum_to_one():
+    rng = np.random.default_rng(1)
+    a = rng.gamma(2, 10, 12)
+    s = 0.7 * a + rng.normal(5, 4, 12)
+    stats = theil(s, a)
+    assert stats["theil_um"] + stats["theil_us"] + stats["theil_uc"] == pytest.approx(1)
+    assert stats["mse"] == pytest.approx(np.mean((s - a) ** 2))
+
+
+def test_pure_bias_is_all_um_and_perfect_fit_is_zero():
+    a = np.array([1.0, 4, 2, 8])
+    assert theil(a + 3, a)["theil_um"] == pytest.approx(1)
+    stats = fit_statistics(a, a)
+    assert stats["mse"] == 0 and stats["mape"] == 0 and stats["r2"] == pytest.approx(1)
+
+
+def test_mape_skips_zero_observations():
+    assert fit_statistics([2.0, 5.0], [1.0, 0.0])["mape"] == pytest.approx(100)
+
+
+def test_annual_values_of_a_running_total():
+    time = np.arange(2010, 2013.01, 0.25)
+    assert annual_values(time, 3 * (time - 2010), [2010, 2011, 2012]) == pytest.approx([3, 3, 3])
+
+
+def test_converged_uses_the_floor_near_zero():
+    assert converged(1e-4, 5e-4, 0.01, 1e-3)
+    assert not converged(0.5, 0.52, 0.01, 1e-3)
+    assert converged(None, None, 0.01, 1e-3) and not converged(None, 1.0, 0.01, 1e-3)
+
+
+def test_baseline_reproduces_the_record(baseline):
+    rows = reproduction(baseline.trajectories)
+    assert all(r.passed for r in rows), [r for r in rows if not r.passed]
+    assert {r.group for r in rows} == {"reproduction", "events"}
+
+
+def test_shipped_model_converges():
+    rows = convergence(load_scenario(ROOT / "scenarios" / "baseline.yaml"), engine="pysd")
+    assert len(rows) >= 18 and all(r.passed for r in rows)
+
+
+def test_extremes_on_the_shipped_model_batch():
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    rows = extremes(scenario, engine="pysd", names=["war start year", "gate steepness", "trust erosion time"])
+    labels = [r.name for r in rows]
+    assert "war start year=low" in labels and "all high" in labels and "maximum conflict" in labels
+    assert all(r.passed for r in rows), [r for r in rows if not r.passed]
+
+
+SMALL = """{UTF-8}
+Stock = INTEG(-drain, 10)
+\t~\tWidget [0,?]
+\t~\t|
+drain = rate * 2 / scale
+\t~\tWidget/Year
+\t~\t|
+rate = 0.5
+\t~\tWidget/Year [0,5]
+\t~\t|
+scale = 1
+\t~\tDmnl [0,2]
+\t~\t|
+share = Stock / 10
+\t~\tDmnl [0,1]
+\t~\t|
+INITIAL TIME = 0
+\t~\tYear
+\t~\t|
+FINAL TIME = 4
+\t~\tYear
+\t~\t|
+TIME STEP = 0.25
+\t~\tYear
+\t~\t|
+SAVEPER = TIME STEP
+\t~\tYear
+\t~\t|
+"""
+
+
+def test_extremes_catch_negative_stocks_and_failed_runs(tmp_path):
+    path = tmp_path / "small.mdl"
+    path.write_text(SMALL)
+    rows = {r.name: r for r in extremes(scenario_from_model(path), engine="pysd")}
+    assert rows["rate=low"].passed and rows["scale=high"].passed
+    assert not rows["rate=high"].passed and "Stock" in rows["rate=high"].detail  # rate 5 drains 10 a year from 10
+    assert not rows["scale=low"].passed  # division by zero: a failed or non-finite run
+
+
+def test_small_model_converges(tmp_path):
+    path = tmp_path / "small.mdl"
+    path.write_text(SMALL)
+    # no summary indicators in this model beyond the cumulative entries: nothing may fail
+    assert all(r.passed for r in convergence(scenario_from_model(path), engine="pysd"))
+
+
+def _broken(tmp_path, old, new):
+    text = MODEL.read_text()
+    assert old in text
+    path = tmp_path / "broken.mdl"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("old, new, failing", [
+    # loop R1's sign flipped: reliance on Iran now lowers Russia's willingness to supply
+    ("(1 + reliance effect on willingness * Russian Reliance on Iran)",
+     "(1 - reliance effect on willingness * Russian Reliance on Iran)", "reliance on Iran buys Russian arms for Iran"),
+    # a missing bound: without ABS, Reciprocity leaves [0, 1]
+    ("1 - XIDZ(ABS(Russia to Iran Transfer Index - Iran to Russia Transfer Index)",
+     "1 - XIDZ((Russia to Iran Transfer Index - Iran to Russia Transfer Index)", "the indices stay on their 0-1 scales"),
+], ids=["R1 sign flipped", "missing bound"])
+def test_broken_model_fails_the_named_check(tmp_path, old, new, failing):
+    path = _broken(tmp_path, old, new)
+    checks = [c for c in load_checks(ROOT / "models" / "checks.yaml", path) if c.name == failing]
+    (result,) = run_checks(checks, scenario_from_model(path), engine="pysd")
+    assert not result.passed
+    (good,) = run_checks(checks, scenario_from_model(MODEL), engine="pysd")
+    assert good.passed
+
+
+# --- the command line end to end ---------------------------------------------------------------
+
+def test_validate_passes_on_the_shipped_model(tmp_path):
+    from defdip.cli import main
+
+    assert main(["validate", "-o", str(tmp_path / "v")]) == 0
+
+
+def test_validate_cli_writes_json_and_figure(tmp_path, capsys):
+    import json
+
+    from defdip.cli import main
+
+    assert main(["validate", "--skip", "extremes", "-o", str(tmp_path / "v")]) == 0
+    out = capsys.readouterr().out
+    assert "every loop and driver covered" in out and "ALL PASS" in out
+    report = json.loads((tmp_path / "v" / "validation.json").read_text())
+    groups = {r["group"] for r in report["results"]}
+    assert report["passed"] and {"checks", "convergence", "reproduction", "events", "units"} <= groups
+    assert sum(r["group"] == "checks" for r in report["results"]) >= 16
+    assert (tmp_path / "v" / "model_vs_data.png").stat().st_size > 0
+
+
+def test_validate_cli_exits_1_on_a_broken_model(tmp_path):
+    from defdip.cli import main
+
+    path = _broken(tmp_path, "(1 + reliance effect on willingness * Russian Reliance on Iran)",
+                   "(1 - reliance effect on willingness * Russian Reliance on Iran)")
+    assert main(["validate", "--model", str(path), "--skip", "extremes,convergence",
+                 "-o", str(tmp_path / "v")]) == 1
+
+
+@pytest.mark.parametrize("args", [["--skip", "extremez"], ["--checks", "nowhere.yaml"],
+                                  ["--engine", "warp"], ["nowhere.yaml"]])
+def test_validate_cli_bad_input_exits_2(tmp_path, args, capsys):
+    from defdip.cli import main
+
+    assert main(["validate", *args, "-o", str(tmp_path / "v")]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
+
+
+def test_calibrate_cli_bad_method_exits_2(tmp_path):
+    from defdip.cli import main
+
+    assert main(["calibrate", str(ROOT / "scenarios" / "baseline.yaml"), "--method", "magic",
+                 "-o", str(tmp_path / "c")]) == 2
