@@ -125,7 +125,7 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
     pipeline.simulate = _timing(inner, "simulate", pipeline.simulate)
     pipeline.summary_of = _timing(inner, "summary", pipeline.summary_of)
     pipeline.write_run = _timing(inner, "write", pipeline.write_run)
-    pipeline.submit_figure = _timing(inner, "submit", pipeline.submit_figure)
+    pipeline.Renderer.submit = _timing(inner, "submit", pipeline.Renderer.submit)
     started = time.perf_counter()
     pipeline.run_many([scenario], out_dir, "pysd", True, ["bench"])
     total = time.perf_counter() - started
@@ -154,7 +154,9 @@ def figure_cost() -> list[tuple[str, float]]:
     record("import matplotlib")
     from defdip.render import draw_run_figure
     with tempfile.TemporaryDirectory() as tmp:
-        draw_run_figure(Path(tmp) / "trajectories", result.trajectories, "title", (), {}, {})
+        frame = result.trajectories
+        data = {name: frame[name].to_numpy(float) for name in frame.columns}
+        draw_run_figure(Path(tmp) / "trajectories", frame.index.to_numpy(float), data, "title", (), {}, {})
         record("draw + save PNG and SVG")
     return stages[1:]
 

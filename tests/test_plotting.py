@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from defdip.plotting import (PHASE, THRESHOLDS, figure_trajectories, fill_trajectories, save_figure,
-                             trajectory_frame, trajectory_panels)
+from defdip.plotting import (PHASE, THRESHOLDS, figure_trajectories, fill_trajectories, phase_spans,
+                             save_figure, trajectory_frame, trajectory_panels)
 from defdip.render import Renderer, draw_run_figure, prepare_run_figure
 
 TIME = np.linspace(2010, 2035, 101)
@@ -49,9 +49,17 @@ def test_frame_has_no_data_until_filled():
 def test_phases_shaded_and_threshold_drawn():
     fig = figure_trajectories(TIME, synthetic(), "t", constants={"strategic threshold": 0.7})
     indices = next(ax for ax in fig.axes if ax.get_title(loc="left") == "Partnership indices")
-    assert len(indices.patches) == 3  # one span per phase
+    (bands,) = indices.collections
+    assert len(bands.get_paths()) == 3  # one band per phase
     assert THRESHOLDS["strategic threshold"] == "Strategic Partnership Index"
     assert any(np.allclose(line.get_ydata(), 0.7) for line in indices.get_lines())
+
+
+def test_phase_spans_cover_the_run():
+    spans = phase_spans(TIME, synthetic()[PHASE])
+    assert [p for _, _, p in spans] == [1, 2, 3]
+    assert spans[0][0] == TIME[0] and spans[-1][1] == TIME[-1]
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
 
 
 def test_time_axis_takes_the_models_unit():
@@ -84,10 +92,18 @@ def test_a_failed_drawing_is_raised_by_the_future(tmp_path):
             future.result()
 
 
-def test_forked_save_matches_in_process(tmp_path):
+@pytest.mark.parametrize("limits", [{}, {n: (0.0, 1.0) for n in synthetic() if n != PHASE and "Arms" not in n}],
+                         ids=["all-autoscaled", "fixed-index-panels"])
+def test_prepared_and_forked_figure_looks_like_a_plain_one(tmp_path, limits):
+    """The PNG composed from prepared pixels (blitting) shows what a full drawing shows."""
+    from matplotlib.image import imread
+
     data = synthetic()
-    prepare_run_figure("k", TIME, tuple(data), "title", (), {}, {})
-    draw_run_figure(tmp_path / "forked", TIME, data, "title", (), {}, {}, fork=True, key="k")
-    draw_run_figure(tmp_path / "plain", TIME, data, "title", (), {}, {})
-    assert (tmp_path / "forked.png").read_bytes() == (tmp_path / "plain.png").read_bytes()
-    assert (tmp_path / "forked.svg").exists()
+    prepare_run_figure("k", TIME, tuple(data), "title", (), {}, {}, limits)
+    draw_run_figure(tmp_path / "blit", TIME, data, "title", (), {}, {}, limits, fork=True, key="k")
+    draw_run_figure(tmp_path / "plain", TIME, data, "title", (), {}, {}, limits)
+    blit, plain = imread(tmp_path / "blit.png"), imread(tmp_path / "plain.png")
+    blit, plain = blit[..., :3], plain[..., :3]  # the composed PNG is RGB, matplotlib's RGBA
+    assert blit.shape == plain.shape
+    assert np.mean(np.abs(blit - plain) > 0.1) < 0.002  # a few edge pixels may differ, no more
+    assert (tmp_path / "blit.svg").read_text().count("<path") > 10

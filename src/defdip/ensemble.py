@@ -21,7 +21,7 @@ import numpy as np
 from defdip import ensemble_build
 from defdip.ensemble_build import SMALL_VENSIM, Program, Unsupported, compile_model
 from defdip.errors import InputError
-from defdip.model import _check_model_path, cache_root, file_hash
+from defdip.model import _check_model_path, cache_dir, file_hash
 
 RPREC = 1e-5       # pysd.py_backend.components.Time.rprec
 
@@ -223,11 +223,9 @@ def _load(path: Path, digest: str) -> EnsembleModel:
 
 
 def _cached_program(path: Path, digest: str) -> Program:
-    import pysd
-
     # keyed by the compiler's own source too, so a changed compiler never runs a stale program
     compiler = file_hash(Path(ensemble_build.__file__))[:16]
-    cached = cache_root() / f"pysd-{pysd.__version__}" / f"{digest}.ensemble-{compiler}.json"
+    cached = cache_dir() / f"{digest}.ensemble-{compiler}.json"
     if cached.is_file():
         raw = json.loads(cached.read_text(encoding="utf-8"))
         return Program(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})

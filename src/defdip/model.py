@@ -169,14 +169,14 @@ def translate(path: Path) -> Path:
     Path
         The cached Python translation.
     """
-    import pysd
-
     path = _check_model_path(path)
     digest = file_hash(path)
-    target = cache_root() / f"pysd-{pysd.__version__}" / digest
+    target = cache_dir() / digest
     py_file = target / (TRANSLATED_NAME + ".py")  # content-keyed, so not named after the file
     if py_file.is_file():
         return py_file
+    import pysd
+
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
@@ -236,9 +236,20 @@ def model_info(path: Path = DEFAULT_MODEL) -> ModelInfo:
 
 
 def _info_cache_file(digest: str) -> Path:
-    import pysd
+    return cache_dir() / f"{digest}.variables.json"
 
-    return cache_root() / f"pysd-{pysd.__version__}" / f"{digest}.variables.json"
+
+@lru_cache(maxsize=1)
+def pysd_version() -> str:
+    """The installed PySD's version, read from its metadata (importing PySD takes 0.15 s)."""
+    from importlib.metadata import version
+
+    return version("pysd")
+
+
+def cache_dir() -> Path:
+    """This PySD version's folder in the cache: translations must not cross versions."""
+    return cache_root() / f"pysd-{pysd_version()}"
 
 
 def _parse_variables(path: Path) -> list[dict]:

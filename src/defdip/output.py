@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 
 from defdip.errors import InputError
@@ -88,6 +86,9 @@ def _jsonable(obj):
 
 def versions() -> dict[str, str]:
     """Installed versions of the packages a result depends on."""
+    import platform  # here, not at import: a run reaches this while its figure is being drawn
+    from importlib import metadata
+
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:

@@ -10,6 +10,7 @@ from defdip.analysis import KEY_INDICATORS, summarise
 from defdip.errors import InputError
 from defdip.model import model_info
 from defdip.output import atomic_folder, check_writable, write_run
+from defdip.plotting import PHASE, trajectory_panels
 from defdip.render import Renderer
 from defdip.scenario import Scenario
 from defdip.simulate import simulate
@@ -49,7 +50,8 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
     summary = summary_of(result)
     with atomic_folder(target, force) as work:
         frame = result.trajectories
-        data = {name: frame[name].to_numpy(float) for name in frame.columns}
+        shown = {n for _, names in trajectory_panels(frame, scenario.outputs) for n in names} | {PHASE}
+        data = {name: frame[name].to_numpy(float) for name in frame.columns if name in shown}
         _, _, *labels = spec
         figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, *labels,
                                  key=scenario.name)
@@ -59,7 +61,7 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
 
 
 def figure_spec(scenario: Scenario) -> tuple:
-    """What the run figure needs before the run: times, names, title, outputs, units, constants."""
+    """What the run figure needs before the run: times, names, title, outputs, units, constants, ranges."""
     info = model_info(scenario.model)
     names = [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
     units = {n: v.units for n, v in info.variables.items()}
@@ -68,7 +70,8 @@ def figure_spec(scenario: Scenario) -> tuple:
     t = scenario.time
     time = np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
     title = textwrap.shorten(": ".join(filter(None, (scenario.name, scenario.description))), 180)
-    return time, names, "\n".join(textwrap.wrap(title, 100)), scenario.outputs, units, constants
+    limits = {n: (v.low, v.high) for n, v in info.variables.items() if v.low is not None and v.high is not None}
+    return time, names, "\n".join(textwrap.wrap(title, 100)), scenario.outputs, units, constants, limits
 
 
 def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,

@@ -28,26 +28,50 @@ THRESHOLDS = {"strategic threshold": "Strategic Partnership Index", "two sided t
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 
+def phase_spans(time: np.ndarray, phase: np.ndarray) -> list[tuple[float, float, int]]:
+    """``(start, end, phase)`` for each stretch of one phase, end = the next stretch's start."""
+    time, phase = np.asarray(time, float), np.rint(np.asarray(phase)).astype(int)
+    starts = np.concatenate([[0], np.nonzero(phase[1:] != phase[:-1])[0] + 1])
+    ends = [*time[starts[1:]], time[-1]]
+    return [(float(time[i]), float(end), int(phase[i])) for i, end in zip(starts, ends)]
+
+
 def shade_phases(ax, time: np.ndarray, phase: np.ndarray):
-    """Shade the background of ``ax`` by partnership phase; returns the axes."""
-    phase = np.rint(np.asarray(phase)).astype(int)
-    start = 0
-    for i in range(1, len(time) + 1):
-        if i == len(time) or phase[i] != phase[start]:
-            end = time[i] if i < len(time) else time[-1]
-            ax.axvspan(time[start], end, color=PHASE_COLOURS.get(phase[start], "white"), lw=0, zorder=0)
-            start = i
+    """Shade the background of ``ax`` by partnership phase; returns the axes.
+
+    One collection of full-height bands (x in data, y in axes units), which neither
+    changes the data limits nor costs an artist per band.
+    """
+    from matplotlib.collections import PolyCollection
+
+    spans = phase_spans(time, phase)
+    bands = [[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b, _ in spans]
+    colours = [PHASE_COLOURS.get(p, "white") for _, _, p in spans]
+    ax.add_collection(PolyCollection(bands, facecolors=colours, linewidths=0, zorder=0,
+                                     transform=ax.get_xaxis_transform()), autolim=False)
     return ax
 
 
 def plot_variables(ax, time, data: Mapping, names, title: str = "", units: dict | None = None):
-    """Line plot of ``data[name]`` against ``time`` for each name, with a legend; returns the axes."""
+    """Line plot of ``data[name]`` against ``time`` for each name, with a key; returns the axes."""
     for colour, name in zip(PALETTE, names):
         ax.plot(time, np.asarray(data[name]), lw=1.8, color=colour, label=name)
     unit = (units or {}).get(names[0], "")
     ax.set_ylabel(unit if unit and unit != "Dmnl" else "")
-    ax.set_title(title or names[0], fontsize=10, loc="left")
-    ax.legend(fontsize=8, loc="upper left", frameon=False, bbox_to_anchor=(1.0, 1.0))
+    # a fixed title height spares matplotlib a layout pass over the tick labels at every draw
+    ax.set_title(title or names[0], fontsize=10, loc="left", y=1.0, pad=4)
+    line_key(ax, names)
+    return ax
+
+
+def line_key(ax, names, x: float = 1.01, step: float = 0.13):
+    """A key right of ``ax``: each name in its line's colour, top down; returns the axes.
+
+    Coloured labels read like a legend and cost a fraction of one to draw.
+    """
+    for i, (colour, name) in enumerate(zip(PALETTE, names)):
+        ax.text(x, 1.0 - i * step, f"\u2501 {name}", color=colour, fontsize=8, va="top",
+                transform=ax.transAxes)
     return ax
 
 
@@ -62,7 +86,7 @@ def trajectory_panels(data: Mapping, outputs=()) -> list[tuple[str, tuple[str, .
 
 
 def figure_trajectories(time, data: Mapping, title: str, outputs=(), units: dict | None = None,
-                        constants: dict | None = None):
+                        constants: dict | None = None, limits: dict | None = None):
     """The run figure: one panel per group of indicators, phases shaded, thresholds dashed.
 
     Parameters
@@ -79,17 +103,20 @@ def figure_trajectories(time, data: Mapping, title: str, outputs=(), units: dict
         Variable name -> units, for the axis labels.
     constants : dict, optional
         Constant values; the phase thresholds among them are drawn as dashed lines.
+    limits : dict, optional
+        Variable name -> declared ``(low, high)``; a panel whose variables all have both
+        gets that fixed scale (0-1 indices read alike in every run), others scale to the data.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig = trajectory_frame(time, list(data), title, outputs, units, constants)
+    fig = trajectory_frame(time, list(data), title, outputs, units, constants, limits)
     return fill_trajectories(fig, time, data)
 
 
 def trajectory_frame(time, names, title: str, outputs=(), units: dict | None = None,
-                     constants: dict | None = None):
+                     constants: dict | None = None, limits: dict | None = None):
     """The run figure without its data: panels, labels, legends and thresholds.
 
     Everything here depends only on which variables a run has, not on their values,
@@ -109,6 +136,7 @@ def trajectory_frame(time, names, title: str, outputs=(), units: dict | None = N
             if variable in panel_names and constants and constant in constants:
                 ax.axhline(constants[constant], color="0.35", ls="--", lw=0.9)
         ax.set_xlim(time[0], time[-1])
+        _fixed_scale(ax, [(limits or {}).get(name) for name in panel_names])
     axes[-1].set_xlabel((units or {}).get("INITIAL TIME") or "Year")  # the model's time unit
     fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     bottom = 0.6 / fig.get_figheight()
@@ -121,6 +149,16 @@ def trajectory_frame(time, names, title: str, outputs=(), units: dict | None = N
     return fig
 
 
+def _fixed_scale(ax, bounds) -> None:
+    """Fix the y scale to the declared ranges when every variable has both ends."""
+    if not bounds or any(b is None or None in b for b in bounds):
+        return
+    low, high = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    if high > low:
+        pad = 0.04 * (high - low)
+        ax.set_ylim(low - pad, high + pad)  # also turns y autoscaling off, which fill relies on
+
+
 def fill_trajectories(fig, time, data: Mapping):
     """Put a run's values into a figure from :func:`trajectory_frame`; returns the figure."""
     time = np.asarray(time, float)
@@ -128,10 +166,10 @@ def fill_trajectories(fig, time, data: Mapping):
         for line in ax.get_lines():
             if line.get_label() in data:
                 line.set_data(time, np.asarray(data[line.get_label()], float))
+        ax.relim()
+        ax.autoscale_view(scalex=False)  # a no-op on panels with a fixed scale
         if PHASE in data:
             shade_phases(ax, time, data[PHASE])
-        ax.relim()
-        ax.autoscale_view(scalex=False)
     return fig
 
 
