@@ -110,6 +110,10 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
     """
     stages, record = _stopwatch()
     import defdip.cli  # noqa: F401  (what the console script imports first)
+    from defdip.render import Renderer
+
+    renderer = Renderer().__enter__()  # as cmd_run does: the figure worker starts first
+    record("start the figure worker")
     import defdip.pipeline as pipeline
     import defdip.simulate as simulate_module
     from defdip.scenario import load_scenario
@@ -127,7 +131,8 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
     pipeline.write_run = _timing(inner, "write", pipeline.write_run)
     pipeline.Renderer.submit = _timing(inner, "submit", pipeline.Renderer.submit)
     started = time.perf_counter()
-    pipeline.run_many([scenario], out_dir, "pysd", True, ["bench"])
+    pipeline.run_many([scenario], out_dir, "pysd", True, ["bench"], renderer)
+    renderer.__exit__(None, None, None)
     total = time.perf_counter() - started
 
     t = dict(inner)
@@ -136,7 +141,7 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
                ("summary", t["summary"]),
                ("write trajectories.csv + summary/manifest JSON", t["write"]),
                ("hand the figure to the worker", t["submit"]),
-               ("wait for the figure, start/stop worker, rename",
+               ("wait for the figure, stop the worker, rename",
                 total - t["simulate"] - t["summary"] - t["write"] - t["submit"])]
     return stages
 
