@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from defdip.diagram import write_structure_figure
+from defdip.diagram_figure import write_structure_figure
 from defdip.model import DEFAULT_MODEL, PACKAGE_ROOT
 
 

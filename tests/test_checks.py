@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from defdip.checks import Condition, Predicate, coverage, evaluate, load_checks
+from defdip.checks import evaluate, load_checks
+from defdip.checks_file import Condition, Predicate, coverage
 from defdip.errors import InputError
 
 TIME = pd.Index(np.arange(2010, 2020.25, 0.25), name="time")

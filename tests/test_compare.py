@@ -8,7 +8,8 @@ import pytest
 
 from defdip.analysis import summarise
 from defdip.compare import (ComparedRun, build_comparison, event_positions, from_result, gather_runs,
-                            metrics_table, read_result_folder, table_text)
+                            metrics_table, read_result_folder)
+from defdip.compare_table import table_text
 from defdip.errors import InputError
 from defdip.model import DEFAULT_MODEL, model_info
 from defdip.output import write_run

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from defdip import diagram
+from defdip import diagram, diagram_figure
 from defdip.model import DEFAULT_MODEL
 
 TEACUP = Path("/work/shared/test-models/teacup/teacup.mdl")
@@ -217,7 +217,7 @@ def test_key_structure_collapses_through_dropped_auxiliaries(tiny):
 
 
 def test_key_structure_of_the_project(project_graph, project_loops):
-    key = diagram.key_structure(project_graph, project_loops, extra=diagram.INDICATORS)
+    key = diagram.key_structure(project_graph, project_loops, extra=diagram_figure.INDICATORS)
     stocks = {n for n, kind in project_graph.nodes(data="kind") if kind == "stock"}
     assert stocks <= set(key)
     assert len(key) < 40
@@ -225,11 +225,11 @@ def test_key_structure_of_the_project(project_graph, project_loops):
 
 
 def test_layout_places_every_key_variable_without_overlap(project_graph, project_loops):
-    key = diagram.key_structure(project_graph, project_loops, extra=diagram.INDICATORS)
-    pos = diagram.structure_layout(key.nodes)
+    key = diagram.key_structure(project_graph, project_loops, extra=diagram_figure.INDICATORS)
+    pos = diagram_figure.structure_layout(key.nodes)
     unplaced = sorted(n for n, (_, y) in pos.items() if y < 0)
     assert not unplaced, f"add to the hand layout: {unplaced}"
-    boxes = diagram.node_boxes(key, pos)
+    boxes = diagram_figure.node_boxes(key, pos)
     for (a, ba), (b, bb) in itertools.combinations(boxes.items(), 2):
         apart = ba[2] <= bb[0] or bb[2] <= ba[0] or ba[3] <= bb[1] or bb[3] <= ba[1]
         assert apart, f"{a!r} and {b!r} overlap"
@@ -242,7 +242,7 @@ def test_draw_structure_on_given_axes(project_graph, project_loops):
     fig = Figure(figsize=(8, 5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    assert diagram.draw_structure(project_graph, project_loops, ax=ax) is ax
+    assert diagram_figure.draw_structure(project_graph, project_loops, ax=ax) is ax
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "R1 reciprocity (reinforcing)" in legend
     assert "B3 localisation (balancing)" in legend
@@ -250,13 +250,13 @@ def test_draw_structure_on_given_axes(project_graph, project_loops):
 
 def test_draw_structure_places_unknown_variables_below(tiny):
     graph = diagram.causal_graph(tiny)
-    ax = diagram.draw_structure(graph, diagram.named_loops(tiny))
+    ax = diagram_figure.draw_structure(graph, diagram.named_loops(tiny))
     assert ax.get_ylim()[0] < 0
 
 
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
 def test_write_structure_figure(tmp_path, suffix, magic):
-    out = diagram.write_structure_figure(DEFAULT_MODEL, tmp_path / "fig" / f"structure{suffix}")
+    out = diagram_figure.write_structure_figure(DEFAULT_MODEL, tmp_path / "fig" / f"structure{suffix}")
     assert out.read_bytes().startswith(magic)
     if suffix == ".png":
         from matplotlib.image import imread

@@ -14,7 +14,8 @@ from conftest import SCENARIOS
 from defdip.cli import main
 from defdip.scenario import load_scenario
 from defdip.simulate import ENGINES
-from defdip.sweep import RESULTS_DIR, plan_sweep, run_chunks, run_sweep
+from defdip.sweep import plan_sweep, run_chunks, run_sweep
+from defdip.sweep_store import RESULTS_DIR
 
 BASELINE = SCENARIOS / "baseline.yaml"
 FAST = "ensemble" if "ensemble" in ENGINES else "pysd"

@@ -143,7 +143,7 @@ def sweep_html(sweep_dir: Path | None) -> str:
 
 def structure_figure(model_path: Path, folder: Path) -> Path:
     """Draw the model's structure diagram as ``folder/structure.png``."""
-    from defdip.diagram import write_structure_figure
+    from defdip.diagram_figure import write_structure_figure
 
     return write_structure_figure(model_path, Path(folder) / "structure.png")
 

@@ -16,10 +16,12 @@ run by :func:`run_sweep`, which works in ``OUT/<scenario>-<method>.partial/``:
 
 Every chunk is computed by the same function from the same rows, so a sweep gives the
 same bytes whether run here, on workers or on Dask, interrupted or not.
+
+This module plans and orchestrates; the chunk files on disk are handled by
+:mod:`defdip.sweep_store`, and what is computed from them by :mod:`defdip.sweep_report`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from defdip.analysis import KEY_INDICATORS, PERSISTENCE, PHASE
+from defdip.analysis import KEY_INDICATORS
 from defdip.errors import DefdipError, InputError
 from defdip.model import file_hash, model_info
 from defdip.outcomes import Outcome, parse_outcomes
@@ -39,12 +41,14 @@ from defdip.output import scenario_record, write_json
 from defdip.sampling import DEFAULT_SAMPLES, Problem, build_problem, check_samples, oat_sample, unit_sample
 from defdip.scenario import Scenario
 from defdip.simulate import ENGINES, simulate_batch
+from defdip.sweep_report import collect_outcomes, headline, indices, percentiles
+from defdip.sweep_store import RESULTS_DIR, chunk_is_done, chunk_path, netcdf_engine, table_hash, write_chunk
+from defdip.sweep_store import open_results  # noqa: F401 - documented API: defdip.sweep.open_results
 
 DEFAULT_ENGINE = "ensemble" if "ensemble" in ENGINES else "pysd"
 # Runs per chunk file: large enough that the ensemble engine's per-call overhead
 # vanishes, small enough that a chunk of 8 outputs x 101 times stays ~30 MB in memory.
 DEFAULT_CHUNK = {"ensemble": 5000, "pysd": 50}
-RESULTS_DIR = "results"
 IDENTITY_FILE = "sweep.json"
 
 
@@ -148,15 +152,6 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
 
 # --- identity of a sweep, for resuming -------------------------------------------------------
 
-def table_hash(table: pd.DataFrame) -> str:
-    """SHA-256 of sample rows: run ids, column names and the exact float bytes."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(list(table.columns)).encode())
-    digest.update(np.ascontiguousarray(table.index.to_numpy(np.int64)).tobytes())
-    digest.update(np.ascontiguousarray(table.to_numpy(np.float64)).tobytes())
-    return digest.hexdigest()
-
-
 def identity(plan: SweepPlan) -> dict:
     """What makes two sweep commands the same sweep (workers and scheduler do not)."""
     record = {"scenario": scenario_record(plan.scenario), "model_sha256": file_hash(plan.scenario.model),
@@ -201,50 +196,6 @@ def _evaluate(scenario: Scenario, task: dict) -> dict:
     ds = simulate_batch(scenario, frame, task["outputs"], task["engine"])
     return {"time": np.asarray(ds["time"].values, float), "runs": task["runs"],
             "data": {name: np.asarray(ds[name].values, np.float64) for name in task["outputs"]}}
-
-
-def netcdf_engine() -> str:
-    """xarray's netCDF backend: h5netcdf (needs h5py), else netCDF4, whichever is installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("h5py") is not None:
-        return "h5netcdf"
-    if importlib.util.find_spec("netCDF4") is not None:
-        return "netcdf4"
-    raise DefdipError("writing sweep results needs h5py (for h5netcdf) or netCDF4; pip install h5py")
-
-
-def open_chunk(path: Path):
-    """A chunk file as a lazy Dataset: slices are read from disk only when asked for."""
-    import xarray as xr
-
-    return xr.open_dataset(path, engine=netcdf_engine(), cache=False)
-
-
-def chunk_path(folder: Path, number: int) -> Path:
-    return folder / RESULTS_DIR / f"chunk-{number:05d}.nc"
-
-
-def write_chunk(path: Path, result: dict, attrs: dict) -> None:
-    """Write one chunk as netCDF (h5netcdf), under a temporary name renamed into place."""
-    import xarray as xr
-
-    data = {name: (("run", "time"), values) for name, values in result["data"].items()}
-    ds = xr.Dataset(data, coords={"run": result["runs"], "time": result["time"]}, attrs=attrs)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    ds.to_netcdf(tmp, engine=netcdf_engine())
-    os.replace(tmp, path)
-
-
-def chunk_is_done(path: Path, expected_hash: str, outputs) -> bool:
-    """Whether a chunk file exists, reads, and was computed from the expected sample rows."""
-    if not path.is_file():
-        return False
-    try:
-        with open_chunk(path) as ds:
-            return ds.attrs.get("sample_sha256") == expected_hash and all(n in ds for n in outputs)
-    except Exception:  # unreadable: a chunk from a crashed writer; it is recomputed
-        return False
 
 
 def _executor(workers: int, scheduler: str | None):
@@ -309,16 +260,6 @@ def run_chunks(plan: SweepPlan, folder: Path, workers: int = 1, scheduler: str |
 def _store(path, result, attrs, start, stop, digest, bar) -> None:
     write_chunk(path, result, {**attrs, "run_start": start, "run_stop": stop, "sample_sha256": digest})
     bar.update(stop - start)
-
-
-def open_results(folder) -> "xarray.Dataset":  # noqa: F821 - lazy import
-    """All runs of a finished (or partial) sweep folder as one lazy Dataset (dims run x time)."""
-    import xarray as xr
-
-    files = sorted((Path(folder) / RESULTS_DIR).glob("chunk-*.nc"))
-    if not files:
-        raise InputError(f"{folder}: no {RESULTS_DIR}/chunk-*.nc files; is it a sweep folder?")
-    return xr.open_mfdataset(files, engine=netcdf_engine(), combine="nested", concat_dim="run")
 
 
 # --- the whole sweep -------------------------------------------------------------------------
@@ -419,156 +360,6 @@ def _promote(partial: Path, final: Path) -> None:
     os.replace(final, old)
     os.replace(partial, final)
     shutil.rmtree(old, ignore_errors=True)
-
-
-# --- what is computed from the chunk files ---------------------------------------------------
-
-QUANTILES = (0.0, 0.025, 0.05, 0.125, 0.25, 0.5, 0.75, 0.875, 0.95, 0.975, 1.0)
-# Percentile bands drawn in the fan charts: coverage -> (lower, upper) quantile.
-BANDS = {100: (0.0, 1.0), 95: (0.025, 0.975), 75: (0.125, 0.875), 50: (0.25, 0.75)}
-BLOCK_VALUES = 2_000_000  # values of one variable held at once while streaming (16 MB)
-STRATEGIC_SHARE = "share of runs in the strategic phase"
-
-
-def percentiles(paths, outputs, runs: int):
-    """Quantiles over runs at every time, reading the chunk files one time block at a time.
-
-    A block holds all runs for ``BLOCK_VALUES / runs`` times, so memory does not grow
-    with the number of runs. Also the share of runs in phase 3 at each time when the
-    phase is stored.
-
-    Returns
-    -------
-    xarray.Dataset
-        One variable per output with dims ``(quantile, time)``, quantiles
-        :data:`QUANTILES` (0 and 1 are min and max).
-    """
-    import xarray as xr
-
-    files = [open_chunk(p) for p in paths]
-    try:
-        time = np.asarray(files[0]["time"].values, float)
-        step = max(1, BLOCK_VALUES // max(runs, 1))
-        out = {name: np.empty((len(QUANTILES), len(time))) for name in outputs}
-        share = np.empty(len(time))
-        for t0 in range(0, len(time), step):
-            for name in outputs:
-                block = np.concatenate([f[name][:, t0:t0 + step].values for f in files], axis=0)
-                out[name][:, t0:t0 + step] = np.quantile(block, QUANTILES, axis=0)
-                if name == PHASE:
-                    share[t0:t0 + step] = np.mean(np.rint(block) == 3, axis=0)
-    finally:
-        for f in files:
-            f.close()
-    data = {name: (("quantile", "time"), values) for name, values in out.items()}
-    if PHASE in outputs:
-        data[STRATEGIC_SHARE] = (("time",), share)
-    return xr.Dataset(data, coords={"quantile": list(QUANTILES), "time": time})
-
-
-def collect_outcomes(plan: SweepPlan, paths) -> pd.DataFrame:
-    """The experiments table: run, parameters, then one column per outcome (chunk by chunk)."""
-    from defdip.outcomes import evaluate, persistence_of
-
-    needs = sorted({o.needs for o in plan.outcomes})
-    final = plan.scenario.time.end
-    default = _persistence(plan.scenario)
-    parts = []
-    for path, (start, stop) in zip(paths, plan.chunks()):
-        with open_chunk(path) as ds:
-            time = np.asarray(ds["time"].values, float)
-            data = {name: np.asarray(ds[name].values, float) for name in needs}
-        rows = plan.table.iloc[start:stop]
-        values = evaluate(plan.outcomes, time, data, persistence_of(rows, default), final)
-        parts.append(pd.DataFrame(values, index=rows.index))
-    outcomes = pd.concat(parts) if parts else pd.DataFrame(index=plan.table.index)
-    return plan.table.join(outcomes)
-
-
-def _persistence(scenario: Scenario) -> float | None:
-    if PERSISTENCE in scenario.constants:
-        return float(scenario.constants[PERSISTENCE])
-    var = model_info(scenario.model).variables.get(PERSISTENCE)
-    return var.value if var is not None else None
-
-
-def indices(plan: SweepPlan, experiments: pd.DataFrame, time) -> pd.DataFrame | None:
-    """Sensitivity indices of every outcome (sobol, morris, oat), tidy; ``None`` for mc/lhs."""
-    from defdip.outcomes import for_indices, persistence_of
-    from defdip.sensitivity import ANALYSES
-
-    analyse = ANALYSES.get(plan.method)
-    if analyse is None:
-        return None
-    X = plan.table.to_numpy(float) if plan.unit is None else plan.unit
-    persistence = persistence_of(plan.table, _persistence(plan.scenario))
-    frames = []
-    for outcome in plan.outcomes:
-        Y = for_indices(outcome, experiments[outcome.spec].to_numpy(float), time, persistence,
-                        plan.scenario.time.end)
-        args = (plan.problem, X, Y) if plan.method == "oat" else (plan.problem, X, Y, plan.seed)
-        frame = analyse(*args)
-        frame.insert(0, "outcome", outcome.spec)
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    table.insert(1, "method", plan.method)
-    return table
-
-
-def ranking(plan: SweepPlan, experiments: pd.DataFrame, table: pd.DataFrame | None, outcome: str) -> list:
-    """The constants ordered by influence on ``outcome``, most influential first.
-
-    By ``ST`` (sobol), ``mu_star`` (morris), ``|swing|`` (oat), else by the absolute
-    Spearman rank correlation between constant and outcome (mc, lhs).
-    """
-    key = {"sobol": "ST", "morris": "mu_star", "oat": "swing"}.get(plan.method)
-    if table is not None and key:
-        rows = table[(table["outcome"] == outcome) & (table["index"] == key)]
-        score = rows.set_index("parameter")["value"].abs()
-        label = f"|{key}|" if key == "swing" else key
-    else:
-        from scipy.stats import spearmanr
-
-        y = experiments[outcome].to_numpy(float)
-        score = pd.Series({n: abs(spearmanr(experiments[n], y, nan_policy="omit")[0])
-                           if np.nanstd(y) > 0 else np.nan for n in plan.problem.names})
-        label = "|spearman rho|"
-    score = score.dropna().sort_values(ascending=False, kind="stable")
-    return [{"constant": n, label: round(float(v), 6)} for n, v in score.head(5).items()]
-
-
-def headline(plan: SweepPlan, experiments: pd.DataFrame, table) -> dict:
-    """``summary.json`` content: the sweep, its problem and its headline results."""
-    summary = {"scenario": plan.scenario.name, "method": plan.method, "samples": plan.samples,
-               "runs": plan.runs, "seed": plan.seed, "engine": plan.engine,
-               "problem": {"source": plan.problem.source, "constants": plan.problem.record()},
-               "outcomes": {}, "top_constants": {}}
-    final = plan.scenario.time.end
-    for outcome in plan.outcomes:
-        y = experiments[outcome.spec].to_numpy(float)
-        stats = {"mean": _num(np.nanmean(y)) if np.any(~np.isnan(y)) else None, "missing": int(np.isnan(y).sum())}
-        for q, label in ((0.05, "p5"), (0.5, "median"), (0.95, "p95")):
-            stats[label] = _num(np.nanquantile(y, q)) if np.any(~np.isnan(y)) else None
-        summary["outcomes"][outcome.spec] = stats
-        summary["top_constants"][outcome.spec] = ranking(plan, experiments, table, outcome.spec)
-    transition = [o for o in plan.outcomes if o.kind == "transition"]
-    if transition:
-        y = experiments[transition[0].spec].to_numpy(float)
-        # No transition counts as later than any year, so the quantiles stay over all runs.
-        filled = np.where(np.isnan(y), np.inf, y)
-        with np.errstate(invalid="ignore"):  # inf - inf where both neighbours have none
-            summary["transition_year"] = {
-                "median": _num(np.quantile(filled, 0.5)), "p5": _num(np.quantile(filled, 0.05)),
-                "p95": _num(np.quantile(filled, 0.95)), "share_without_transition": _num(np.mean(np.isnan(y))),
-                "note": f"null: no transition by {final:g} in at least that share of runs"}
-        for year in (2025, 2030, 2035):
-            summary[f"p_strategic_by_{year}"] = _num(np.mean(y <= year + 1e-9))
-    return summary
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return round(x, 10) if np.isfinite(x) else None
 
 
 def write_report(plan: SweepPlan, folder: Path, paths, figures: bool = True) -> dict:

@@ -266,9 +266,9 @@ def write_figures(folder: Path, plan, stats, experiments, table, trajectories) -
 
 def _persistences(plan):
     from defdip.outcomes import persistence_of
-    from defdip.sweep import _persistence
+    from defdip.sweep_report import default_persistence
 
-    return persistence_of(plan.table, _persistence(plan.scenario))
+    return persistence_of(plan.table, default_persistence(plan.scenario))
 
 
 def _save(fig, stem: Path) -> Path:

@@ -408,7 +408,8 @@ def validate_all(scenario, checks_path, engine: str | None = None, skip=()) -> t
     -------
     (list of TestResult, pandas.DataFrame)
     """
-    from defdip.checks import coverage, load_checks, run_checks
+    from defdip.checks import load_checks, run_checks
+    from defdip.checks_file import coverage
     from defdip.simulate import simulate
     from defdip.units import check_units
 

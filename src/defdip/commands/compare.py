@@ -44,7 +44,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_compare(args) -> int:
-    from defdip.compare import build_comparison, gather_runs, metrics_table, table_text
+    from defdip.compare import build_comparison, gather_runs, metrics_table
+    from defdip.compare_table import table_text
     from defdip.errors import InputError
     from defdip.output import check_writable
 
