@@ -171,14 +171,8 @@ def figure_small_multiples(time, data: Mapping[str, Mapping[str, np.ndarray]], u
         ax.set_ylabel(axis_label(name, units), fontsize=9)
         if name == PHASE:
             ax.set_yticks([1, 2, 3])
-        ax.set_xlim(time[0], time[-1])
-        ax.grid(axis="y", color="0.85", lw=0.5)
-        ax.tick_params(labelsize=8.5)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
-    for ax in axes[-cols:]:
-        ax.set_xlabel("Year [Year]", fontsize=9)
-        ax.xaxis.set_tick_params(labelbottom=True)
+        _panel_style(ax, time)
+    _finish_grid(axes, len(names), cols)
     if title:
         fig.suptitle(title, x=0.01, y=0.995, ha="left", va="top", fontsize=11)
     _layout(fig, rows, top_room=_label_room(events, styles))
@@ -209,14 +203,8 @@ def figure_differences(time, diffs: Mapping[str, Mapping[str, np.ndarray]], unit
         ax.set_ylabel(f"\u0394 {axis_label(name, units)}", fontsize=9)
         if name == PHASE:
             ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlim(time[0], time[-1])
-        ax.grid(axis="y", color="0.85", lw=0.5)
-        ax.tick_params(labelsize=8.5)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
-    for ax in axes[-cols:]:
-        ax.set_xlabel("Year [Year]", fontsize=9)
-        ax.xaxis.set_tick_params(labelbottom=True)
+        _panel_style(ax, time)
+    _finish_grid(axes, len(names), cols)
     fig.suptitle(title or f"Difference from {reference} (run minus reference)", x=0.01, y=0.995, ha="left",
                  va="top", fontsize=11)
     _layout(fig, rows, top_room=_label_room(events, styles))
@@ -314,3 +302,19 @@ def comparison_figures(comparison) -> dict:
         transitions = {r.name: r.summary.get("transition_year") for r in comparison.runs}
         figures["compare_phases"] = figure_phase_timeline(time, phases, transitions, styles, reference, events)
     return figures
+
+
+def _panel_style(ax, time) -> None:
+    """The look every comparison panel shares: the run's span, light horizontal grid, small ticks."""
+    ax.set_xlim(time[0], time[-1])
+    ax.grid(axis="y", color="0.85", lw=0.5)
+    ax.tick_params(labelsize=8.5)
+
+
+def _finish_grid(axes, used: int, cols: int) -> None:
+    """Hide the unused panels of a grid and label the time axis under each bottom panel."""
+    for ax in axes[used:]:
+        ax.set_visible(False)
+    for ax in axes[-cols:]:
+        ax.set_xlabel("Year [Year]", fontsize=9)
+        ax.xaxis.set_tick_params(labelbottom=True)

@@ -427,25 +427,22 @@ class _Generator:
                 lines.append(f"    {v}_d{i} = ({target} - S[{slot[i]}]) * {float(n)!r} / {v}_T")
                 names.append(f"{v}_d{i}")
             return lines, names
+        # DELAY1/DELAY3 divide every stage by the current delay time. DELAY N divides by
+        # stage times that PySD rolls each step; the rolled times replace the stored ones
+        # (a _Set, not an Euler update).
+        lines = [f"    {v}_in = {self.expr(ast.input)}"]
         if node.kind == "delay":
-            lines = [f"    {v}_in = {self.expr(ast.input)}"]
-            names = []
-            for i in range(n):
-                inflow = f"{v}_in" if i == 0 else f"(S[{slot[i - 1]}] / {v}_time)"
-                lines.append(f"    {v}_d{i} = ({inflow} - S[{slot[i]}] / {v}_time) * {n}")
-                names.append(f"{v}_d{i}")
-            return lines, names
-        # DELAY N: PySD rolls the stage delay times each step and divides by the rolled
-        # times; the rolled times replace the stored ones (a _Set, not an Euler update)
-        lines = [f"    {v}_in = {self.expr(ast.input)}", f"    {v}_now = {self.expr(ast.delay_time)}"]
+            times = [f"{v}_time"] * n
+        else:
+            lines.append(f"    {v}_now = {self.expr(ast.delay_time)}")
+            times = [f"{v}_now"] + [f"S[{slot[n + i - 1]}]" for i in range(1, n)]
         names = []
-        times = [f"{v}_now"] + [f"S[{slot[n + i - 1]}]" for i in range(1, n)]
         for i in range(n):
             inflow = f"{v}_in" if i == 0 else f"(S[{slot[i - 1]}] / {times[i - 1]})"
             lines.append(f"    {v}_d{i} = ({inflow} - S[{slot[i]}] / {times[i]}) * {n}")
             names.append(f"{v}_d{i}")
-        for i in range(n):
-            names.append(f"_Set({times[i]})")
+        if node.kind == "delayn":
+            names += [f"_Set({time})" for time in times]
         return lines, names
 
     def _topological(self, nodes, attribute: str, what: str) -> list[str]:

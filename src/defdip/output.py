@@ -41,13 +41,18 @@ def atomic_folder(target: Path, force: bool = False):
     try:
         yield work
         work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary folders
-        _replace(work, target)
+        replace_folder(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
 
 
-def _replace(work: Path, target: Path) -> None:
+def replace_folder(work: Path, target: Path) -> None:
+    """Rename the finished folder ``work`` to ``target``, replacing an earlier one.
+
+    The earlier folder is moved aside first and put back if the rename fails, so
+    ``target`` is always either the old result or the new one.
+    """
     if not target.exists():
         os.replace(work, target)
         return

@@ -37,7 +37,7 @@ from defdip.analysis import KEY_INDICATORS
 from defdip.errors import DefdipError, InputError
 from defdip.model import file_hash, model_info
 from defdip.outcomes import Outcome, parse_outcomes
-from defdip.output import scenario_record, write_json
+from defdip.output import replace_folder, scenario_record, write_json
 from defdip.sampling import DEFAULT_SAMPLES, Problem, build_problem, check_samples, oat_sample, unit_sample
 from defdip.scenario import Scenario
 from defdip.simulate import ENGINES, simulate_batch
@@ -335,7 +335,7 @@ def run_sweep(plan: SweepPlan, out_dir, force: bool = False, workers: int = 1, s
     write_report(plan, partial, paths, figures)
     write_json(partial / "manifest.json", _manifest(plan, workers, scheduler, command_line, elapsed,
                                                   _time.perf_counter() - started))
-    _promote(partial, final)
+    replace_folder(partial, final)  # the --force check was made before the sweep began
     return final
 
 
@@ -349,17 +349,6 @@ def _manifest(plan, workers, scheduler, command_line, sim_time, wall_time) -> di
             "scheduler": scheduler, "results": f"{RESULTS_DIR}/chunk-*.nc (dims run x time)",
             "samples_sha256": table_hash(plan.table), "command_line": list(command_line or []),
             "simulation_wall_time_s": round(sim_time, 3), "wall_time_s": round(wall_time, 3)}
-
-
-def _promote(partial: Path, final: Path) -> None:
-    """Rename the finished partial folder into place, replacing an old result (``--force`` checked)."""
-    if not final.exists():
-        os.replace(partial, final)
-        return
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    os.replace(final, old)
-    os.replace(partial, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_report(plan: SweepPlan, folder: Path, paths, figures: bool = True) -> dict:
