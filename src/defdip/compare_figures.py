@@ -155,9 +155,7 @@ def figure_small_multiples(time, data: Mapping[str, Mapping[str, np.ndarray]], u
     matplotlib.figure.Figure
     """
     names = list(data)
-    rows, cols = _grid(len(names))
-    fig = new_figure((5.2 * cols + LEGEND_WIDTH + 0.8, 2.5 * rows + 0.9 + _label_room(events, styles)))
-    axes = fig.subplots(rows, cols, sharex=True, squeeze=False).ravel()
+    fig, axes, rows, cols = _panel_grid(len(names), events, styles)
     time = np.asarray(time, float)
     for ax, name in zip(axes, names):
         if reference_phase is not None:
@@ -190,9 +188,7 @@ def figure_differences(time, diffs: Mapping[str, Mapping[str, np.ndarray]], unit
     indicator -> run name -> (run - reference) at ``time``.
     """
     names = list(diffs)
-    rows, cols = _grid(len(names))
-    fig = new_figure((5.2 * cols + LEGEND_WIDTH + 0.8, 2.5 * rows + 0.9 + _label_room(events, styles)))
-    axes = fig.subplots(rows, cols, sharex=True, squeeze=False).ravel()
+    fig, axes, rows, cols = _panel_grid(len(names), events, styles)
     time = np.asarray(time, float)
     for ax, name in zip(axes, names):
         draw_events(ax, events, styles, label=ax in axes[:cols])
@@ -318,3 +314,11 @@ def _finish_grid(axes, used: int, cols: int) -> None:
     for ax in axes[-cols:]:
         ax.set_xlabel("Year [Year]", fontsize=9)
         ax.xaxis.set_tick_params(labelbottom=True)
+
+
+def _panel_grid(count: int, events, styles):
+    """A figure with one panel per indicator, room for the legend and the event labels."""
+    rows, cols = _grid(count)
+    fig = new_figure((5.2 * cols + LEGEND_WIDTH + 0.8, 2.5 * rows + 0.9 + _label_room(events, styles)))
+    axes = fig.subplots(rows, cols, sharex=True, squeeze=False).ravel()
+    return fig, axes, rows, cols
