@@ -43,8 +43,8 @@ def timed(fn):
 
 def throughput(sizes=(1000, 10000), pysd_runs: int = 40, seed: int = 1) -> list[dict]:
     """One row per ensemble size: runs/s of each engine, their ratio, the largest difference."""
-    from defdip.scenario import load_scenario
-    from defdip.simulate import simulate_batch
+    from defdip.core.scenario import load_scenario
+    from defdip.engines.simulate import simulate_batch
 
     scenario = load_scenario(BASELINE)
     samples = draw(scenario, max(sizes), seed)

@@ -46,7 +46,7 @@ def timed(command: list[str]) -> float:
 
 def commands(out_dir: Path) -> dict[str, list[str]]:
     """The two commands compared, keyed by label."""
-    from defdip.model import DEFAULT_MODEL, translate
+    from defdip.core.model import DEFAULT_MODEL, translate
 
     py_file = translate(DEFAULT_MODEL)  # also makes sure the translation is cached
     return {
@@ -109,14 +109,14 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
     the model runs; what remains of it in the main process is the wait at the end.
     """
     stages, record = _stopwatch()
-    import defdip.cli  # noqa: F401  (what the console script imports first)
-    from defdip.render import Renderer
+    import defdip.cli.main  # noqa: F401  (what the console script imports first)
+    from defdip.figures.render import Renderer
 
     renderer = Renderer().__enter__()  # as cmd_run does: the figure worker starts first
     record("start the figure worker")
-    import defdip.pipeline as pipeline
-    import defdip.simulate as simulate_module
-    from defdip.scenario import load_scenario
+    import defdip.engines.simulate as simulate_module
+    import defdip.io.pipeline as pipeline
+    from defdip.core.scenario import load_scenario
     record("import defdip (+ numpy, pandas, yaml)")
     import pysd  # noqa: F401  (imported lazily by the package; counted here, not in a stage)
     record("import pysd (+ xarray, scipy, ...)")
@@ -149,15 +149,15 @@ def breakdown(out_dir: Path) -> list[tuple[str, float]]:
 def figure_cost() -> list[tuple[str, float]]:
     """What the figure alone costs when drawn in-process [s] (what the worker hides)."""
     stages, record = _stopwatch()
-    import defdip.pipeline  # noqa: F401
-    from defdip.scenario import load_scenario
-    from defdip.simulate import simulate
+    import defdip.io.pipeline  # noqa: F401
+    from defdip.core.scenario import load_scenario
+    from defdip.engines.simulate import simulate
     result = simulate(load_scenario(BASELINE))
     record("(setup: import, run; not counted)")
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     record("import matplotlib")
-    from defdip.render import draw_run_figure
+    from defdip.figures.render import draw_run_figure
     with tempfile.TemporaryDirectory() as tmp:
         frame = result.trajectories
         data = {name: frame[name].to_numpy(float) for name in frame.columns}
@@ -171,7 +171,7 @@ def bare_breakdown() -> list[tuple[str, float]]:
     stages, record = _stopwatch()
     import pysd
     record("import pysd")
-    from defdip.model import DEFAULT_MODEL, translate
+    from defdip.core.model import DEFAULT_MODEL, translate
     py_file = str(translate(DEFAULT_MODEL))
     started = time.perf_counter()
     model = pysd.load(py_file)

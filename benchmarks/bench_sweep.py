@@ -41,8 +41,9 @@ MEMORY_TARGET = 1.5  # the largest sweep may use at most this many times the sma
 # Runs one sweep in a fresh interpreter and prints its own peak RSS [KiB on Linux].
 _CHILD = """
 import resource, sys
-from defdip.scenario import load_scenario
-from defdip.sweep import plan_sweep, run_sweep
+from defdip.core.scenario import load_scenario
+from defdip.io.sweep_folder import run_sweep
+from defdip.sweep.plan import plan_sweep
 plan = plan_sweep(load_scenario(sys.argv[1]), sys.argv[2], int(sys.argv[3]), seed=1, engine=sys.argv[4],
                   chunk_size=None if sys.argv[6] == "auto" else int(sys.argv[6]))
 run_sweep(plan, sys.argv[5], force=True, progress=False, figures=sys.argv[7] == "1")
@@ -65,8 +66,8 @@ def sweep_in_child(method: str, samples: int, engine: str, out: Path, chunk_size
 
 def bench_sobol(args, work: Path) -> list[str]:
     """A Sobol' analysis of the baseline's uncertain constants, end to end."""
-    from defdip.sampling import build_problem
-    from defdip.scenario import load_scenario
+    from defdip.core.scenario import load_scenario
+    from defdip.sweep.sampling import build_problem
 
     count = len(build_problem(load_scenario(BASELINE)).names)
     runs, rss, wall = sweep_in_child("sobol", args.base_samples, args.engine, work / "sobol",
@@ -110,7 +111,7 @@ BENCHMARKS = {"throughput": bench_throughput, "sobol": bench_sobol, "memory": be
 
 
 def main(argv=None) -> int:
-    from defdip.simulate import ENGINES
+    from defdip.engines.simulate import ENGINES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", default="ensemble" if "ensemble" in ENGINES else "pysd")

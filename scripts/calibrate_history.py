@@ -12,7 +12,8 @@ import numpy as np
 from scipy.optimize import least_squares
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
-from defdip.model import load_model, DEFAULT_MODEL
+from defdip.core.model import DEFAULT_MODEL, load_model
+
 m = load_model(DEFAULT_MODEL)
 SIPRI = np.array([35,29,11,4,4,4,413,3,3,3,2,0.])
 P = {  # name: (x0, lo, hi)

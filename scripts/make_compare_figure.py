@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from defdip.compare import build_comparison, gather_runs
-from defdip.compare_figures import comparison_figures
-from defdip.model import PACKAGE_ROOT
-from defdip.plotting import save_figure
+from defdip.compare.gather import build_comparison, gather_runs
+from defdip.figures.compare import comparison_figures
+from defdip.figures.plotting import save_figure
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from defdip.diagram_figure import write_structure_figure
-from defdip.model import DEFAULT_MODEL, PACKAGE_ROOT
+from defdip.core.model import DEFAULT_MODEL
+from defdip.figures.structure import write_structure_figure
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from defdip.micmac import micmac, read_matrix
-from defdip.micmac_figures import figure_map
-from defdip.model import DEFAULT_MODEL, model_info
-from defdip.scenario import load_scenario
-from defdip.simulate import simulate
-from defdip.trend_figures import figure_trends
-from defdip.trends import analyse, load_series
+from defdip.analysis.micmac import micmac, read_matrix
+from defdip.analysis.trends import analyse, load_series
+from defdip.core.model import DEFAULT_MODEL, model_info
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import simulate
+from defdip.figures.micmac import figure_map
+from defdip.figures.trends import figure_trends
 
 ROOT = Path(__file__).resolve().parents[1]
 

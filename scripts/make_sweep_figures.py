@@ -27,9 +27,11 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
 
 def main(argv=None) -> int:
-    from defdip.scenario import load_scenario
-    from defdip.simulate import ENGINES
-    from defdip.sweep import plan_sweep, run_sweep
+    from defdip.io.sweep_folder import run_sweep
+    from defdip.sweep.plan import plan_sweep
+
+    from defdip.core.scenario import load_scenario
+    from defdip.engines.simulate import ENGINES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-samples", type=int, default=512, help="Sobol' base samples")

@@ -4,11 +4,11 @@ Usage: python scripts/make_validation_figure.py
 """
 from pathlib import Path
 
-from defdip.plotting import save_figure
-from defdip.scenario import load_scenario
-from defdip.simulate import simulate
-from defdip.validate import default_engine
-from defdip.validate_figures import model_vs_data
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import simulate
+from defdip.figures.plotting import save_figure
+from defdip.figures.validation import model_vs_data
+from defdip.validation.validate import default_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,8 +19,8 @@ def private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def run_scenario():
     """Simulate a shipped scenario by stem, once per session."""
-    from defdip.scenario import load_scenario
-    from defdip.simulate import simulate
+    from defdip.core.scenario import load_scenario
+    from defdip.engines.simulate import simulate
 
     done = {}
 

@@ -3,7 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defdip.analysis import phase_by_year, phase_changes, summarise, transition_year, value_at
+from defdip.analysis.phases import (
+    phase_by_year,
+    phase_changes,
+    summarise,
+    transition_year,
+    value_at,
+)
 
 T = np.arange(2010, 2035.001, 0.25)
 

@@ -3,12 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT
-from defdip.calibrate import calibrate, calibrated_scenario, residuals
-from defdip.scenario import load_scenario
-from defdip.simulate import simulate
-from defdip.validate import CUMULATIVE_YEARS, annual_values, default_engine
+
+from defdip.core.case import CUMULATIVE_YEARS
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import simulate
+from defdip.validation.calibrate import calibrate, calibrated_scenario, residuals
+from defdip.validation.validate import annual_values, default_engine
 
 NAMES = ["ri delivery time", "initial ri backlog"]
 TRUTH = {"ri delivery time": 0.6, "initial ri backlog": 550.0}

@@ -2,11 +2,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT
-from defdip.checks import evaluate, load_checks
-from defdip.checks_file import Condition, Predicate, coverage
-from defdip.errors import InputError
+
+from defdip.core.errors import InputError
+from defdip.validation.checks import evaluate, load_checks
+from defdip.validation.checks_file import Condition, Predicate, coverage
 
 TIME = pd.Index(np.arange(2010, 2020.25, 0.25), name="time")
 RISING = pd.DataFrame({"x": np.linspace(0, 1, len(TIME))}, index=TIME)

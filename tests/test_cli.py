@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
-
-from defdip.cli import main
 from conftest import SCENARIOS
+
+from defdip.cli.main import main
 
 SUMMARY_KEYS = {"scenario", "phase_by_year", "phase_changes", "transition_year",
                 "cumulative_ri_value_2010_2024", "indicators"}
@@ -89,7 +89,7 @@ def test_invalid_scenario_file_is_named_with_its_key(tmp_path, capsys):
 
 def test_model_run_uses_the_models_own_settings(tmp_path):
     from conftest import ROOT
-    teacup = ROOT.parent / "shared" / "test-models" / "teacup" / "teacup.mdl"
+    teacup = ROOT / "tests" / "models" / "golden" / "teacup" / "teacup.mdl"
     if not teacup.exists():
         pytest.skip("shared test models not present next to the repository")
     assert main(["run", "--model", str(teacup), "-o", str(tmp_path)]) == 0
@@ -115,6 +115,6 @@ def test_python_dash_m_entry_point(tmp_path):
 @pytest.mark.parametrize("argv", [["--debug", "run", "--set", "x=1"], ["run", "--debug", "--set", "x=1"]],
                          ids=["before-subcommand", "after-subcommand"])
 def test_debug_shows_the_traceback(tmp_path, argv):
-    from defdip.errors import InputError
+    from defdip.core.errors import InputError
     with pytest.raises(InputError):
         main(argv + ["-o", str(tmp_path)])

@@ -6,14 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defdip.analysis import summarise
-from defdip.compare import (ComparedRun, build_comparison, event_positions, from_result, gather_runs,
-                            metrics_table, read_result_folder)
-from defdip.compare_table import table_text
-from defdip.errors import InputError
-from defdip.model import DEFAULT_MODEL, model_info
-from defdip.output import write_run
-from defdip.pipeline import summary_of
+from defdip.analysis.phases import summarise
+from defdip.compare.gather import (
+    ComparedRun,
+    build_comparison,
+    event_positions,
+    from_result,
+    gather_runs,
+    metrics_table,
+    read_result_folder,
+)
+from defdip.compare.text import table_text
+from defdip.core.errors import InputError
+from defdip.core.model import DEFAULT_MODEL, model_info
+from defdip.analysis.phases import summary_of
+from defdip.io.pipeline import write_run
 
 
 def synthetic(name, time, phase_switch=None, level=0.0, sha="a" * 64, dt=0.0625):

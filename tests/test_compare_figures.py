@@ -1,13 +1,20 @@
 """Comparison figures: consistent styles, units on the axes, legends clear of the data, files written."""
 import numpy as np
 import pytest
-
-from defdip.compare import build_comparison, from_result
-from defdip.compare_figures import (FIGURES, REFERENCE_COLOUR, comparison_figures, event_labels,
-                                    figure_phase_timeline, figure_small_multiples, run_styles)
-from defdip.pipeline import summary_of
-from defdip.plotting import PHASE_COLOURS, save_figure
 from matplotlib.colors import to_hex
+
+from defdip.compare.gather import build_comparison, from_result
+from defdip.figures.compare import (
+    FIGURES,
+    REFERENCE_COLOUR,
+    comparison_figures,
+    event_labels,
+    figure_phase_timeline,
+    figure_small_multiples,
+    run_styles,
+)
+from defdip.figures.plotting import PHASE_COLOURS, save_figure
+from defdip.analysis.phases import summary_of
 
 NAMES = [f"run{i}" for i in range(10)]
 

@@ -1,4 +1,4 @@
-"""Tests for defdip.diagram: the causal graph, the documented loops, the figure."""
+"""Tests for defdip.analysis.structure: the causal graph, the documented loops, the figure."""
 from __future__ import annotations
 
 import itertools
@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from defdip import diagram, diagram_figure
-from defdip.model import DEFAULT_MODEL
+from defdip.analysis import structure as diagram
+from defdip.core.model import DEFAULT_MODEL
+from defdip.figures import structure as diagram_figure
 
-TEACUP = Path("/work/shared/test-models/teacup/teacup.mdl")
+TEACUP = Path(__file__).resolve().parent / "models" / "golden" / "teacup" / "teacup.mdl"
 PROJECT_LOOPS = ("R1", "R2", "B1", "B2", "B3", "B4")
 
 # A logistic population: births feed Population (R1), crowding restrains births (B1).

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from conftest import ROOT, SCENARIOS
 
-from defdip.cli import main
-from defdip.ensemble import EnsembleModel, Timing
-from defdip.ensemble_build import Unsupported
-from defdip.errors import InputError
-from defdip.scenario import load_scenario, scenario_from_model
-from defdip.simulate import simulate, simulate_batch
+from defdip.cli.main import main
+from defdip.core.errors import InputError
+from defdip.core.scenario import load_scenario, scenario_from_model
+from defdip.engines.ensemble import EnsembleModel, Timing
+from defdip.engines.ensemble_build import Unsupported
+from defdip.engines.simulate import simulate, simulate_batch
 
 RTOL, ATOL = 1e-9, 1e-12
 FEATURES = ROOT / "tests" / "models" / "ensemble_features.mdl"

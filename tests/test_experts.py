@@ -2,13 +2,22 @@
 import networkx as nx
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from defdip.errors import InputError
-from defdip.experts import (Mapping, compare_cells, compare_rankings, experts_vs_model, model_matrix, path_checks,
-                            read_mapping, report_markdown, tercile_scores)
-from defdip.micmac import ImpactMatrix, read_matrix
-from defdip.model import DEFAULT_MODEL, model_info
+
+from defdip.analysis.experts import (
+    Mapping,
+    compare_cells,
+    compare_rankings,
+    experts_vs_model,
+    model_matrix,
+    path_checks,
+    read_mapping,
+    report_markdown,
+    tercile_scores,
+)
+from defdip.analysis.micmac import ImpactMatrix, read_matrix
+from defdip.core.errors import InputError
+from defdip.core.model import DEFAULT_MODEL, model_info
 
 MATRIX = ROOT / "models" / "impact_matrix.csv"
 MAPPING = ROOT / "models" / "impact_matrix_mapping.yaml"

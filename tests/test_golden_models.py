@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defdip.cli import main
-from defdip.model import CONTROL_NAMES
+from defdip.cli.main import main
+from defdip.core.model import CONTROL_NAMES
 
-TEST_MODELS = Path(__file__).resolve().parent / ".." / ".." / "shared" / "test-models"
+TEST_MODELS = Path(__file__).resolve().parent / "models" / "golden"
 
 pytestmark = pytest.mark.skipif(
     not TEST_MODELS.is_dir(),

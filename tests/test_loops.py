@@ -4,12 +4,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from defdip.cli import main
-from defdip.errors import InputError
-from defdip.loops import MINUS, check_max_length, check_named_loops, find_loops, link_effects, loops_table
-from defdip.model import DEFAULT_MODEL
+from defdip.analysis.loops import (
+    MINUS,
+    check_max_length,
+    check_named_loops,
+    find_loops,
+    link_effects,
+    loops_table,
+)
+from defdip.cli.main import main
+from defdip.core.errors import InputError
+from defdip.core.model import DEFAULT_MODEL
 
-TEST_MODELS = Path(__file__).resolve().parent / ".." / ".." / "shared" / "test-models"
+TEST_MODELS = Path(__file__).resolve().parent / "models" / "golden"
 needs_test_models = pytest.mark.skipif(not TEST_MODELS.is_dir(), reason=f"no test models at {TEST_MODELS.resolve()}")
 
 # Population with births (R), deaths (B) and crowding that cuts births (B);
@@ -129,7 +136,7 @@ def test_six_named_loops_found_with_their_documented_polarity(shipped_effects):
         assert check.missing == [], check.label
         assert check.loop.polarity == check.documented, check.label
     loops = {lp.nodes for lp in find_loops(shipped_effects)}
-    from defdip.loops import _cycle_key
+    from defdip.analysis.loops import _cycle_key
     for check in checks:  # every named loop is one of the enumerated simple cycles
         assert _cycle_key(check.loop.nodes) in loops, check.label
 

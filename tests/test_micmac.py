@@ -4,12 +4,21 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from defdip.cli import main
-from defdip.errors import InputError
-from defdip.micmac import (COLUMNS, ImpactMatrix, classify, micmac, rank_shifts, ranks, read_matrix, stabilise,
-                           strongest_links)
+
+from defdip.analysis.micmac import (
+    COLUMNS,
+    ImpactMatrix,
+    classify,
+    micmac,
+    rank_shifts,
+    ranks,
+    read_matrix,
+    stabilise,
+    strongest_links,
+)
+from defdip.cli.main import main
+from defdip.core.errors import InputError
 
 SHIPPED = ROOT / "models" / "impact_matrix.csv"
 

@@ -1,7 +1,7 @@
 """Model loading: translation cached by content hash, never stale; variables described."""
 import shutil
 
-from defdip.model import DEFAULT_MODEL, cache_root, model_info, translate
+from defdip.core.model import DEFAULT_MODEL, cache_root, model_info, translate
 
 
 def test_translation_is_cached_by_content(tmp_path):
@@ -52,6 +52,7 @@ def test_same_content_under_another_name_shares_a_working_translation(tmp_path):
 
 def test_an_incomplete_cache_entry_is_replaced(tmp_path):
     import hashlib
+
     import pysd
     copy = tmp_path / "m.mdl"
     shutil.copy(DEFAULT_MODEL, copy)

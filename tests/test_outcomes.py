@@ -1,12 +1,21 @@
-"""Outcomes over runs, against the one-run functions of defdip.analysis, on synthetic arrays."""
+"""Outcomes over runs, against the one-run functions of defdip.analysis.phases, on synthetic arrays."""
 import numpy as np
 import pytest
 
-from defdip.analysis import transition_year, value_at as frame_value_at
-from defdip.errors import InputError
-from defdip.model import DEFAULT_MODEL, model_info
-from defdip.outcomes import (evaluate, for_indices, parse_outcome, parse_outcomes, sentinel,
-                             transition_years, value_at, years_in_phase)
+from defdip.analysis.outcomes import (
+    evaluate,
+    for_indices,
+    parse_outcome,
+    parse_outcomes,
+    sentinel,
+    transition_years,
+    value_at,
+    years_in_phase,
+)
+from defdip.analysis.phases import transition_year
+from defdip.analysis.phases import value_at as frame_value_at
+from defdip.core.errors import InputError
+from defdip.core.model import DEFAULT_MODEL, model_info
 
 TIME = np.arange(2010, 2035.001, 0.25)
 

@@ -1,8 +1,8 @@
 """Atomic result folders: all or nothing, never overwriting without force."""
 import pytest
 
-from defdip.errors import InputError
-from defdip.output import atomic_folder
+from defdip.core.errors import InputError
+from defdip.io.folders import atomic_folder
 
 
 def test_failure_leaves_no_trace(tmp_path):

@@ -4,9 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from defdip.plotting import (PHASE, THRESHOLDS, figure_trajectories, fill_trajectories, phase_spans,
-                             save_figure, trajectory_frame, trajectory_panels)
-from defdip.render import Renderer, draw_run_figure, prepare_run_figure
+from defdip.core.case import PHASE, THRESHOLDS
+from defdip.figures.plotting import (
+    figure_trajectories,
+    fill_trajectories,
+    phase_spans,
+    save_figure,
+    trajectory_frame,
+    trajectory_panels,
+)
+from defdip.figures.render import Renderer, draw_run_figure, prepare_run_figure
 
 TIME = np.linspace(2010, 2035, 101)
 

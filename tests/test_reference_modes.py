@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from defdip.analysis import summarise, transition_year
-from defdip.simulate import simulate
+from defdip.analysis.phases import summarise, transition_year
+from defdip.engines.simulate import simulate
 
 RI, IR = "Arms Transfers Russia to Iran", "Arms Transfers Iran to Russia"
 CUM = "Cumulative Transfer Value Russia to Iran"

@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-
 from conftest import SCENARIOS
-from defdip.cli import main
-from defdip.report import SECTIONS
+
+from defdip.cli.main import main
+from defdip.io.report import SECTIONS
 
 FIGURE_FILES = [f"{stem}.{ext}" for stem in ("compare_indicators", "compare_differences", "compare_phases")
                 for ext in ("png", "svg")]
@@ -21,7 +21,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     """A stand-in sweep result folder: one fan chart and one indices table."""
-    from defdip.plotting import new_figure, save_figure
+    from defdip.figures.plotting import new_figure, save_figure
 
     folder = tmp_path_factory.mktemp("sweep")
     fig = new_figure((4, 3))

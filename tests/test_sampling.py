@@ -3,9 +3,16 @@ import numpy as np
 import pytest
 from conftest import SCENARIOS
 
-from defdip.errors import InputError
-from defdip.sampling import Problem, build_problem, oat_sample, parse_vary, sample, unit_sample
-from defdip.scenario import Uncertainty, load_scenario, scenario_from_model
+from defdip.core.errors import InputError
+from defdip.core.scenario import Uncertainty, load_scenario, scenario_from_model
+from defdip.sweep.sampling import (
+    Problem,
+    build_problem,
+    oat_sample,
+    parse_vary,
+    sample,
+    unit_sample,
+)
 
 
 @pytest.fixture(scope="module")

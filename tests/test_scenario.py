@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defdip.errors import InputError
-from defdip.model import DEFAULT_MODEL, load_model
-from defdip.scenario import (
+from defdip.core.errors import InputError
+from defdip.core.model import DEFAULT_MODEL, load_model
+from defdip.core.scenario import (
     DEFAULT_OUTPUTS,
     Scenario,
     TimeSettings,
@@ -20,7 +20,7 @@ from defdip.scenario import (
     scenario_from_model,
 )
 
-TEACUP = Path("/work/shared/test-models/teacup/teacup.mdl")
+TEACUP = Path(__file__).resolve().parent / "models" / "golden" / "teacup" / "teacup.mdl"
 needs_teacup = pytest.mark.skipif(not TEACUP.is_file(), reason="shared teacup model not present")
 
 

@@ -1,8 +1,8 @@
 """Every shipped scenario loads, says what it assumes, runs, and stays in bounds."""
 import pytest
-
-from defdip.scenario import load_scenario
 from conftest import SCENARIOS
+
+from defdip.core.scenario import load_scenario
 
 STEMS = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 INDICES = ("Cooperation Depth", "Reciprocity", "Strategic Partnership Index", "Mutual Trust",

@@ -2,9 +2,14 @@
 import numpy as np
 import pytest
 
-from defdip.sampling import Problem, oat_sample, unit_sample
-from defdip.scenario import Uncertainty
-from defdip.sensitivity import COLUMNS, morris_indices, oat_swings, sobol_indices
+from defdip.analysis.sensitivity import (
+    COLUMNS,
+    morris_indices,
+    oat_swings,
+    sobol_indices,
+)
+from defdip.core.scenario import Uncertainty
+from defdip.sweep.sampling import Problem, oat_sample, unit_sample
 
 
 def ishigami(x, a=7.0, b=0.1):

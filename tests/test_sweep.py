@@ -1,21 +1,21 @@
 """`defdip sweep` end to end: files, resume after a real kill, workers and a real Dask cluster."""
 import json
-import os
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from conftest import SCENARIOS
+from defdip.io.sweep_folder import run_sweep
+from defdip.sweep.executors import run_chunks
+from defdip.sweep.plan import plan_sweep
 
-from defdip.cli import main
-from defdip.scenario import load_scenario
-from defdip.simulate import ENGINES
-from defdip.sweep import plan_sweep, run_chunks, run_sweep
-from defdip.sweep_store import RESULTS_DIR
+from defdip.cli.main import main
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import ENGINES
+from defdip.sweep.store import RESULTS_DIR
 
 BASELINE = SCENARIOS / "baseline.yaml"
 FAST = "ensemble" if "ensemble" in ENGINES else "pysd"
@@ -92,7 +92,7 @@ def test_same_seed_identical_other_seed_not(tmp_path, reference):
 def test_resume_keeps_good_chunks_and_redoes_bad_ones(tmp_path, reference):
     p = plan()
     partial = tmp_path / "baseline-mc.partial"
-    from defdip.sweep import prepare_folder
+    from defdip.io.sweep_folder import prepare_folder
     prepare_folder(p, tmp_path, force=False)
     paths = run_chunks(p, partial)
     paths[1].write_bytes(b"not a netCDF file")  # a chunk torn by a crash

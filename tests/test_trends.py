@@ -5,10 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defdip.cli import main
-from defdip.errors import InputError
-from defdip.trends import (SERIES_FILE, aicc, analyse, fit_all, fit_trend, load_series, predict, series_points,
-                           trends_summary)
+from defdip.analysis.trends import (
+    SERIES_FILE,
+    aicc,
+    analyse,
+    fit_all,
+    fit_trend,
+    load_series,
+    predict,
+    series_points,
+    trends_summary,
+)
+from defdip.cli.main import main
+from defdip.core.errors import InputError
 
 YEARS = np.arange(2010, 2025, dtype=float)  # 15 points, as the article's period
 

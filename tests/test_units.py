@@ -1,6 +1,7 @@
 """Units check: a tiny model with a units error is caught; the shipped model is consistent."""
 from conftest import ROOT
-from defdip.units import check_units
+
+from defdip.analysis.units import check_units
 
 TINY = """{UTF-8}
 Stock = INTEG(inflow - outflow, 10)

@@ -1,12 +1,19 @@
 """Convergence, extreme conditions, behaviour reproduction; broken model copies fail named checks."""
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from defdip.checks import load_checks, run_checks
-from defdip.scenario import load_scenario, scenario_from_model
-from defdip.validate import (annual_values, convergence, converged, extremes, fit_statistics,
-                             reproduction, theil)
+
+from defdip.core.scenario import load_scenario, scenario_from_model
+from defdip.validation.checks import load_checks, run_checks
+from defdip.validation.validate import (
+    annual_values,
+    converged,
+    convergence,
+    extremes,
+    fit_statistics,
+    reproduction,
+    theil,
+)
 
 MODEL = ROOT / "models" / "iran_russia.mdl"
 
@@ -136,7 +143,7 @@ def test_broken_model_fails_the_named_check(tmp_path, old, new, failing):
 # --- the command line end to end ---------------------------------------------------------------
 
 def test_validate_passes_on_the_shipped_model(tmp_path):
-    from defdip.cli import main
+    from defdip.cli.main import main
 
     assert main(["validate", "-o", str(tmp_path / "v")]) == 0
 
@@ -144,7 +151,7 @@ def test_validate_passes_on_the_shipped_model(tmp_path):
 def test_validate_cli_writes_json_and_figure(tmp_path, capsys):
     import json
 
-    from defdip.cli import main
+    from defdip.cli.main import main
 
     assert main(["validate", "--skip", "extremes", "-o", str(tmp_path / "v")]) == 0
     out = capsys.readouterr().out
@@ -157,7 +164,7 @@ def test_validate_cli_writes_json_and_figure(tmp_path, capsys):
 
 
 def test_validate_cli_exits_1_on_a_broken_model(tmp_path):
-    from defdip.cli import main
+    from defdip.cli.main import main
 
     path = _broken(tmp_path, "(1 + reliance effect on willingness * Russian Reliance on Iran)",
                    "(1 - reliance effect on willingness * Russian Reliance on Iran)")
@@ -168,7 +175,7 @@ def test_validate_cli_exits_1_on_a_broken_model(tmp_path):
 @pytest.mark.parametrize("args", [["--skip", "extremez"], ["--checks", "nowhere.yaml"],
                                   ["--engine", "warp"], ["nowhere.yaml"]])
 def test_validate_cli_bad_input_exits_2(tmp_path, args, capsys):
-    from defdip.cli import main
+    from defdip.cli.main import main
 
     assert main(["validate", *args, "-o", str(tmp_path / "v")]) == 2
     assert "error" in capsys.readouterr().err
@@ -176,7 +183,7 @@ def test_validate_cli_bad_input_exits_2(tmp_path, args, capsys):
 
 
 def test_calibrate_cli_bad_method_exits_2(tmp_path):
-    from defdip.cli import main
+    from defdip.cli.main import main
 
     assert main(["calibrate", str(ROOT / "scenarios" / "baseline.yaml"), "--method", "magic",
                  "-o", str(tmp_path / "c")]) == 2

@@ -1,6 +1,6 @@
 """``python -m defdip``."""
 import sys
 
-from defdip.cli import main
+from defdip.cli.main import main
 
 sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading runs and structure: phases and outcomes, sensitivity, MICMAC, loops, trends, units."""

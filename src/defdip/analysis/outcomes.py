@@ -1,0 +1,254 @@
+"""Outcomes of a sweep: one number per run, computed for all runs at once.
+
+An outcome is named by a short spec:
+
+``NAME@YEAR``
+    a variable's value at a year, linear between saved times
+    (``"Strategic Partnership Index@2030"``);
+``transition year``
+    the first time the strategic phase (3) begins and then holds for the run's
+    ``transition persistence`` (same rule as :func:`defdip.analysis.phases.transition_year`);
+    NaN in the tables when it never does;
+``years in phase K``
+    years the run spends in phase K (1, 2 or 3) [Year];
+``strategic by YEAR``
+    1 when the transition year is at or before YEAR, else 0; its mean over runs is the
+    probability of reaching the strategic phase by that year.
+
+Arrays are ``(runs, times)``: the functions are numpy over the run axis, so 200,000
+runs cost no Python loop.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from defdip.core.case import DEFAULT_PERSISTENCE, PERSISTENCE, PHASE, STRATEGIC
+from defdip.core.errors import InputError
+
+KINDS = ("value", "transition", "phase_years", "strategic_by")
+DEFAULT_OUTCOMES = ("transition year", "strategic by 2030", "years in phase 3",
+                    "Strategic Partnership Index@2030", "Cooperation Depth@2030", "Reciprocity@2030")
+TOLERANCE = 1e-9  # [Year] slack on "lasted the persistence", as in analysis.transition_year
+_SPEC_HELP = ("NAME@YEAR, 'transition year', 'years in phase K' (K = 1, 2, 3) or "
+              "'strategic by YEAR'")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One outcome of a sweep.
+
+    Attributes
+    ----------
+    spec : str
+        Its name in tables and figures, as given (variable names made exact).
+    kind : str
+        One of :data:`KINDS`.
+    variable : str or None
+        The variable read (``value``); the phase variable for the others.
+    year : float or None
+        The year of ``value`` and ``strategic_by`` [Year].
+    phase : int or None
+        The phase of ``phase_years``.
+    """
+
+    spec: str
+    kind: str
+    variable: str | None = None
+    year: float | None = None
+    phase: int | None = None
+
+    @property
+    def needs(self) -> str:
+        """The variable this outcome is computed from."""
+        return self.variable if self.kind == "value" else PHASE
+
+
+def parse_outcome(text: str, info) -> Outcome:
+    """Parse an outcome spec; variable names are resolved against the model ``info``.
+
+    Raises
+    ------
+    InputError
+        For a spec of none of the forms, an unknown variable or a non-numeric year.
+    """
+    where = f"--outcome {text!r}"
+    spec = " ".join(text.split())
+    lowered = spec.lower()
+    if lowered == "transition year":
+        return Outcome("transition year", "transition")
+    match = re.fullmatch(r"years in phase ([123])", lowered)
+    if match:
+        return Outcome(f"years in phase {match[1]}", "phase_years", phase=int(match[1]))
+    match = re.fullmatch(r"strategic by (.+)", lowered)
+    if match:
+        year = _year(match[1], where)
+        return Outcome(f"strategic by {year:g}", "strategic_by", year=year)
+    name, at, year_text = spec.rpartition("@")
+    if not at or not name.strip():
+        raise InputError(f"{where}: not an outcome; allowed: {_SPEC_HELP}")
+    var = info.resolve(name.strip(), where=where)
+    if var.kind == "lookup":
+        raise InputError(f"{where}: {var.name!r} is a lookup, not a variable with values over time")
+    year = _year(year_text, where)
+    return Outcome(f"{var.name}@{year:g}", "value", variable=var.name, year=year)
+
+
+def _year(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{where}: year {text.strip()!r} is not a number") from None
+
+
+def parse_outcomes(specs, info) -> tuple[Outcome, ...]:
+    """Parse several specs (default :data:`DEFAULT_OUTCOMES` where the model has the variables)."""
+    if specs:
+        outcomes = [parse_outcome(s, info) for s in specs]
+    else:
+        outcomes = [parse_outcome(s, info) for s in DEFAULT_OUTCOMES if _available(s, info)]
+    names = [o.spec for o in outcomes]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"--outcome: {repeated[0]!r} is given twice")
+    return tuple(outcomes)
+
+
+def _available(spec: str, info) -> bool:
+    variable = spec.rpartition("@")[0] if "@" in spec else PHASE
+    return variable in info.variables
+
+
+def value_at(time: np.ndarray, values: np.ndarray, year: float) -> np.ndarray:
+    """Each run's value at ``year``, linear between saved times; NaN outside the run.
+
+    Parameters
+    ----------
+    time : array (times,) [Year]
+    values : array (runs, times)
+
+    Returns
+    -------
+    numpy.ndarray (runs,)
+    """
+    time = np.asarray(time, float)
+    values = np.asarray(values, float)
+    if year < time[0] - TOLERANCE or year > time[-1] + TOLERANCE:
+        return np.full(values.shape[0], np.nan)
+    exact = np.nonzero(np.abs(time - year) <= TOLERANCE)[0]
+    if len(exact):  # a saved time: the value itself, not an interpolation that may round
+        return values[:, exact[0]].copy()
+    i = int(np.searchsorted(time, year, side="right") - 1)
+    w = (year - time[i]) / (time[i + 1] - time[i])
+    return values[:, i] + w * (values[:, i + 1] - values[:, i])
+
+
+def transition_years(time: np.ndarray, phase: np.ndarray, persistence=DEFAULT_PERSISTENCE,
+                     final_time: float | None = None) -> np.ndarray:
+    """:func:`defdip.analysis.phases.transition_year` for every run at once.
+
+    Parameters
+    ----------
+    time : array (times,) [Year]
+    phase : array (runs, times)
+        Partnership phase.
+    persistence : float or array (runs,) [Year]
+        Minimum unbroken time in phase 3.
+    final_time : float, optional [Year]
+        End of the runs (default: the last saved time).
+
+    Returns
+    -------
+    numpy.ndarray (runs,) [Year]
+        Start of the first persistent strategic stretch; NaN where there is none.
+    """
+    time = np.asarray(time, float)
+    strategic = np.rint(np.asarray(phase, float)) == STRATEGIC
+    runs, n = strategic.shape
+    end = time[-1] if final_time is None else final_time
+    # For every step, the index of the next non-strategic step (n when none): where the
+    # stretch containing that step stops.
+    index = np.where(strategic, n, np.arange(n))
+    next_break = np.minimum.accumulate(index[:, ::-1], axis=1)[:, ::-1]
+    stop = np.append(time, end)[next_break]
+    starts = strategic & np.concatenate([np.ones((runs, 1), bool), ~strategic[:, :-1]], axis=1)
+    persistence = np.broadcast_to(np.asarray(persistence, float), (runs,))[:, None]
+    lasting = starts & (stop - time[None, :] >= persistence - TOLERANCE)
+    first = np.argmax(lasting, axis=1)
+    return np.where(lasting.any(axis=1), time[first], np.nan)
+
+
+def years_in_phase(time: np.ndarray, phase: np.ndarray, which: int, final_time: float | None = None) -> np.ndarray:
+    """Years each run spends in phase ``which`` [Year]; each saved value holds until the next save."""
+    time = np.asarray(time, float)
+    end = time[-1] if final_time is None else final_time
+    held = np.diff(np.append(time, end))
+    return (np.rint(np.asarray(phase, float)) == which) @ held
+
+
+def sentinel(time: np.ndarray, persistence=DEFAULT_PERSISTENCE, final_time: float | None = None):
+    """The transition year used for sensitivity indices when a run has none [Year].
+
+    ``final time + persistence``: later than any transition the run could show, so
+    "no transition" ranks as the latest possible one rather than dropping the run
+    (SALib needs every run). The tables keep NaN.
+    """
+    end = np.asarray(time, float)[-1] if final_time is None else final_time
+    return end + np.asarray(persistence, float)
+
+
+def evaluate(outcomes, time: np.ndarray, data: Mapping[str, np.ndarray], persistence=DEFAULT_PERSISTENCE,
+             final_time: float | None = None) -> dict[str, np.ndarray]:
+    """Every outcome for every run.
+
+    Parameters
+    ----------
+    outcomes : sequence of Outcome
+    time : array (times,) [Year]
+    data : mapping
+        Variable name -> array (runs, times); must hold each outcome's ``needs``.
+    persistence : float or array (runs,) [Year]
+        Transition persistence per run (from the samples when swept).
+    final_time : float, optional [Year]
+
+    Returns
+    -------
+    dict
+        Outcome spec -> array (runs,); NaN for a run with no transition.
+    """
+    out = {}
+    transition = None
+    for outcome in outcomes:
+        if outcome.kind == "value":
+            out[outcome.spec] = value_at(time, data[outcome.variable], outcome.year)
+            continue
+        if outcome.kind == "phase_years":
+            out[outcome.spec] = years_in_phase(time, data[PHASE], outcome.phase, final_time)
+            continue
+        if transition is None:
+            transition = transition_years(time, data[PHASE], persistence, final_time)
+        if outcome.kind == "transition":
+            out[outcome.spec] = transition
+        else:
+            out[outcome.spec] = np.where(transition <= outcome.year + TOLERANCE, 1.0, 0.0)
+    return out
+
+
+def for_indices(outcome: Outcome, values: np.ndarray, time, persistence=DEFAULT_PERSISTENCE,
+                final_time: float | None = None) -> np.ndarray:
+    """Outcome values ready for SALib: the transition year's NaN replaced by :func:`sentinel`."""
+    values = np.asarray(values, float)
+    if outcome.kind != "transition":
+        return values
+    fill = np.broadcast_to(sentinel(time, persistence, final_time), values.shape)
+    return np.where(np.isnan(values), fill, values)
+
+
+def persistence_of(samples, scenario_value: float | None) -> np.ndarray | float:
+    """Transition persistence per run: the sampled column when swept, else the scenario's value."""
+    if PERSISTENCE in samples:
+        return samples[PERSISTENCE].to_numpy(float)
+    return DEFAULT_PERSISTENCE if scenario_value is None else float(scenario_value)

@@ -1,0 +1,181 @@
+"""Command line: parse arguments, build scenario objects, call the library.
+
+Exit status: 0 done, 2 bad input, 1 a failure of the program itself.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+from defdip import __version__
+from defdip.core.errors import DefdipError, InputError
+from defdip.core.resources import BASELINE, SCENARIO_DIR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="defdip", description="Iran-Russia defense-diplomacy dynamics, 2010-2035.")
+    parser.add_argument("--version", action="version", version=f"defdip {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate scenarios (default: scenarios/baseline.yaml)")
+    run.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO")
+    run.add_argument("--model", type=Path, metavar="FILE.mdl", help="run any Vensim model with its own settings")
+    run.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
+    run.add_argument("--engine", default="pysd",
+                     help="pysd (default) or ensemble: the vectorised engine, same numbers")
+    run.add_argument("--force", action="store_true", help="overwrite earlier results")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    sub.add_parser("scenarios", help="list the shipped scenarios")
+    describe = sub.add_parser("describe", help="show a variable's equation, units, range and source")
+    describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
+    describe.add_argument("--model", type=Path, metavar="FILE.mdl")
+    describe.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    _register_commands(sub)
+    return parser
+
+
+def _register_commands(sub) -> None:
+    """Add the sub-commands that live in :mod:`defdip.cli.commands` (those present)."""
+    import importlib
+
+    from defdip.cli.commands import MODULES
+
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"defdip.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"defdip.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+
+
+def parse_sets(items: list[str]) -> dict[str, float]:
+    """``["war end year=2030"]`` -> ``{"war end year": 2030.0}``."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--set {item!r}: expected NAME=VALUE, e.g. --set \"war end year=2030\"")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--set {item!r}: value {value.strip()!r} is not a number") from None
+    return out
+
+
+def cmd_run(args) -> int:
+    import gc
+
+    from defdip.figures.render import Renderer
+
+    if args.model and args.scenarios:
+        raise InputError("run: give scenario files or --model FILE.mdl, not both")
+    # A run is short and makes little cyclic garbage; the collector's passes over the many
+    # objects that importing pandas and PySD creates cost more than they free (about 3%
+    # of a run's wall time), so collection waits until the run is done.
+    gc.disable()
+    try:
+        # The figure worker starts first, so it imports matplotlib while this process
+        # imports the rest and runs the model.
+        with Renderer() as renderer:
+            return _run(args, renderer)
+    finally:
+        gc.enable()
+
+
+def _run(args, renderer) -> int:
+    from defdip.core.scenario import load_scenario, scenario_from_model
+    from defdip.io.pipeline import run_many
+
+    if args.model:
+        scenarios = [scenario_from_model(args.model)]
+    else:
+        scenarios = [load_scenario(p) for p in (args.scenarios or [BASELINE])]
+    sets = parse_sets(args.sets)
+    if sets:
+        scenarios = [s.with_overrides(sets) for s in scenarios]
+    folders = run_many(scenarios, args.output, args.engine, args.force, ["defdip", *sys.argv[1:]], renderer)
+    for folder in folders:
+        print(_run_line(folder))
+    return 0
+
+
+def _run_line(folder: Path) -> str:
+    import json
+
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    parts = [f"{summary['scenario']}: wrote {folder}"]
+    if summary.get("phase_by_year"):
+        parts.append(f"transition year {summary['transition_year']}")
+    if summary.get("cumulative_ri_value_2010_2024") is not None:
+        parts.append(f"cumulative Russia->Iran 2010-2024 {summary['cumulative_ri_value_2010_2024']:.0f}")
+    return "; ".join(parts)
+
+
+def cmd_scenarios(args) -> int:
+    from defdip.core.scenario import load_scenario
+
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        scenario = load_scenario(path)
+        print(f"{path.name}\n" + textwrap.indent(textwrap.fill(scenario.description, 88), "    "))
+    return 0
+
+
+def cmd_describe(args) -> int:
+    from defdip.core.model import DEFAULT_MODEL, model_info
+
+    info = model_info(args.model or DEFAULT_MODEL)
+    if not args.name:
+        for kind in ("stock", "auxiliary", "constant", "lookup", "data", "control"):
+            names = [v.name for v in info.variables.values() if v.kind == kind]
+            if names:
+                print(f"{kind}s ({len(names)}):\n" + textwrap.indent(textwrap.fill(", ".join(names), 88), "    "))
+        return 0
+    var = info.resolve(args.name, where=str(info.path))
+    bounds = f"[{_fmt(var.low)}, {_fmt(var.high)}]" if (var.low, var.high) != (None, None) else "not declared"
+    print(f"{var.name}  ({var.kind})\n  equation: {var.equation}\n  units:    {var.units or '-'}\n"
+          f"  range:    {bounds}\n" + textwrap.indent(textwrap.fill(f"source:   {var.comment}", 88), "  "))
+    return 0
+
+
+def _fmt(x):
+    return "?" if x is None else f"{x:g}"
+
+
+COMMANDS = {"run": cmd_run, "scenarios": cmd_scenarios, "describe": cmd_describe}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``defdip`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None) or COMMANDS[args.command]
+    try:
+        return handler(args)
+    except DefdipError as exc:
+        if args.debug:
+            raise
+        print(f"defdip: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # output piped into a pager or head that closed early
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("defdip: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line unless --debug
+        if args.debug:
+            raise
+        print(f"defdip: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

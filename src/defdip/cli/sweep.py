@@ -1,0 +1,91 @@
+"""``defdip sweep``: a sensitivity sweep of a scenario (oat, mc, lhs, sobol, morris)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from defdip.cli.commands import add_debug_flag
+
+METHODS = ("oat", "mc", "lhs", "sobol", "morris")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="sensitivity sweep of a scenario",
+        description="Sample uncertain constants, run the scenario once per sample (in chunks streamed to "
+                    "disk, resumable), and write percentiles, outcomes, indices and figures to "
+                    "DIR/<scenario>-<method>.")
+    parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="a scenario file (YAML)")
+    parser.add_argument("--method", required=True, metavar="{" + ",".join(METHODS) + "}",
+                        help="oat: each constant alone; mc: Monte Carlo; lhs: Latin hypercube; "
+                             "sobol: Saltelli design with S1/ST/S2; morris: elementary effects")
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="runs (mc, lhs), base samples (sobol: N(2D+2) runs), trajectories "
+                             "(morris: N(D+1) runs) or levels per constant (oat: 1+DN runs)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--vary", action="append", default=[], metavar="NAME=LOW:HIGH",
+                        help="vary this constant uniformly (repeatable; default: the scenario's uncertainties)")
+    parser.add_argument("--outcome", action="append", default=[], metavar="SPEC", dest="outcomes",
+                        help="NAME@YEAR, 'transition year', 'years in phase K', 'strategic by YEAR' (repeatable)")
+    parser.add_argument("--outputs", nargs="+", default=[], metavar="NAME",
+                        help="store these variables too (default: the scenario's outputs)")
+    parser.add_argument("--engine", default=None, help="simulation engine (default: ensemble when available)")
+    parser.add_argument("--workers", type=int, default=1, metavar="K", help="local worker processes")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run chunks on this Dask scheduler")
+    parser.add_argument("--chunk-size", type=int, metavar="N", help="runs per chunk file")
+    parser.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
+    parser.add_argument("--force", action="store_true", help="overwrite an earlier result")
+    parser.add_argument("--no-figures", action="store_true", help=argparse.SUPPRESS)
+    add_debug_flag(parser)
+    parser.set_defaults(handler=cmd_sweep)
+
+
+def cmd_sweep(args) -> int:
+    from defdip.core.errors import InputError
+    from defdip.core.scenario import load_scenario
+    from defdip.io.sweep_folder import run_sweep
+    from defdip.sweep.plan import plan_sweep
+    from defdip.sweep.sampling import parse_vary
+
+    if args.method not in METHODS:
+        raise InputError(f"--method: unknown method {args.method!r}; allowed: {', '.join(METHODS)}")
+    if args.workers < 1:
+        raise InputError(f"--workers: must be at least 1, got {args.workers}")
+    if args.scheduler and args.workers > 1:
+        raise InputError("--workers and --scheduler: give one; the Dask cluster has its own workers")
+    scenario = load_scenario(args.scenario)
+    plan = plan_sweep(scenario, args.method, args.samples, args.seed, parse_vary(args.vary),
+                      args.outputs, args.outcomes, args.engine, args.chunk_size)
+    try:
+        folder = run_sweep(plan, args.output, args.force, args.workers, args.scheduler,
+                           command_line=["defdip", *sys.argv[1:]], figures=not args.no_figures)
+    except KeyboardInterrupt:
+        print(f"defdip: interrupted; finished chunks are kept in {Path(args.output) / plan.folder_name}"
+              ".partial -- rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(summary_lines(folder))
+    return 0
+
+
+def summary_lines(folder: Path) -> str:
+    """A few lines from the sweep's summary.json."""
+    import json
+
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    lines = [f"{summary['scenario']}: {summary['method']} sweep, {summary['runs']:,} runs of "
+             f"{len(summary['problem']['constants'])} constants ({summary['problem']['source']}), "
+             f"engine {summary['engine']}; wrote {folder}"]
+    transition = summary.get("transition_year")
+    if transition:
+        fmt = lambda x: "none" if x is None else f"{x:.2f}"  # noqa: E731
+        lines.append(f"  transition year: median {fmt(transition['median'])} (5-95%: {fmt(transition['p5'])}"
+                     f" to {fmt(transition['p95'])}); no transition in "
+                     f"{100 * transition['share_without_transition']:.1f}% of runs")
+        lines.append(f"  P(strategic by 2030) = {summary['p_strategic_by_2030']:.3f}")
+    for outcome, top in list(summary["top_constants"].items())[:2]:
+        if top:
+            key = [k for k in top[0] if k != "constant"][0]
+            names = ", ".join(f"{t['constant']} ({t[key]:.3g})" for t in top[:3])
+            lines.append(f"  most influential on {outcome} by {key}: {names}")
+    return "\n".join(lines)

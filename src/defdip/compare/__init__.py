@@ -1,0 +1,1 @@
+"""Runs side by side: gathering, comparability checks, metrics tables."""

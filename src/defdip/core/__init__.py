@@ -1,0 +1,1 @@
+"""The first stage: model files, names, strict YAML, scenarios, shipped resources, errors."""

@@ -1,0 +1,32 @@
+"""The files shipped with defdip: the model, its scenarios and the data they cite.
+
+The repository keeps one copy of each at its top level (``models/``, ``scenarios/``,
+``data/``); the build carries them into the package as ``defdip/shipped/``, and the code
+finds them through :mod:`importlib.resources`, so a wheel, ``pip install .`` and an
+editable install read the same files from wherever the package is installed.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+
+def shipped(*parts: str) -> Path:
+    """The path of a shipped file, e.g. ``shipped("scenarios", "baseline.yaml")``.
+
+    The package is installed as plain files (pip never installs it zipped), so the
+    traversable :func:`importlib.resources.files` returns is a real directory.
+    """
+    return Path(str(resources.files("defdip.shipped").joinpath(*parts)))
+
+
+MODELS_DIR = shipped("models")
+SCENARIO_DIR = shipped("scenarios")
+DATA_DIR = shipped("data")
+DEFAULT_MODEL = MODELS_DIR / "iran_russia.mdl"
+BASELINE = SCENARIO_DIR / "baseline.yaml"
+CHECKS_FILE = MODELS_DIR / "checks.yaml"
+IMPACT_MATRIX = MODELS_DIR / "impact_matrix.csv"
+IMPACT_MAPPING = MODELS_DIR / "impact_matrix_mapping.yaml"
+SERIES_FILE = DATA_DIR / "series.csv"
+EVENTS_FILE = DATA_DIR / "events.csv"

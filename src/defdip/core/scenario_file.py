@@ -1,0 +1,365 @@
+"""Scenario files, read and checked: the reading half of the scenario stage.
+
+Reads a YAML scenario file with a strict loader (duplicate keys refused), follows
+its ``extends`` chain, parses each file's sections with every name resolved against
+the model and every value checked against the model's declared ranges, and merges
+the layers. Everything here works on plain dicts and floats; :mod:`defdip.core.scenario`
+builds the frozen :class:`~defdip.core.scenario.Scenario` from the result, so imports
+point one way: ``defdip.core.scenario`` -> ``defdip.core.scenario_file``.
+
+Error messages name the file, the key path (``constants.war end year``,
+``time.dt``, ``uncertainties.escalation rate.low``) and what is allowed.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from defdip.core.errors import InputError
+from defdip.core.model import (
+    DEFAULT_MODEL,
+    ModelInfo,
+    Variable,
+    model_info,
+    unknown_name_message,
+)
+
+TOP_KEYS = ("name", "description", "extends", "model", "time", "constants", "series",
+            "uncertainties", "outputs")
+TIME_CONTROLS = {"start": "INITIAL TIME", "end": "FINAL TIME", "dt": "TIME STEP",
+                 "saveper": "SAVEPER"}
+TIME_KEYS = tuple(TIME_CONTROLS)
+UNCERTAINTY_KEYS = ("dist", "low", "high", "mode")
+DISTRIBUTIONS = ("uniform", "triangular", "loguniform")
+REL_TOL = 1e-9  # relative tolerance on "is a whole number of steps"
+
+
+# --- consistency checks (also run by the dataclasses in defdip.core.scenario) ----------------------
+
+def _time_problem(start: float, end: float, dt: float, saveper: float) -> tuple[str, str] | None:
+    """The first inconsistency among the time settings as ``(key, message)``, else ``None``."""
+    if end <= start:
+        return "end", f"end ({end:g}) must be after start ({start:g})"
+    if dt <= 0:
+        return "dt", f"dt must be positive, got {dt:g}"
+    if not _is_whole((end - start) / dt, at_least=1):
+        return "dt", (f"dt ({dt:g}) must divide the horizon end - start ({end - start:g}) "
+                      "a whole number of times")
+    if not _is_whole(saveper / dt, at_least=1):
+        return "saveper", f"saveper ({saveper:g}) must be a positive whole multiple of dt ({dt:g})"
+    return None
+
+
+def _is_whole(quotient: float, at_least: int) -> bool:
+    nearest = round(quotient)
+    return nearest >= at_least and abs(quotient - nearest) <= REL_TOL * abs(quotient)
+
+
+def _uncertainty_problem(dist: str, low: float, high: float,
+                         mode: float | None) -> tuple[str, str] | None:
+    """The first inconsistency in an uncertainty as ``(key, message)``, else ``None``."""
+    if dist not in DISTRIBUTIONS:
+        return "dist", f"unknown distribution {dist!r}; allowed: {', '.join(DISTRIBUTIONS)}"
+    if low > high:
+        return "low", f"low ({low:g}) must not exceed high ({high:g})"
+    if dist == "triangular" and mode is None:
+        return "mode", "a triangular distribution needs a mode"
+    if dist != "triangular" and mode is not None:
+        return "mode", f"mode is only used by the triangular distribution, not {dist}"
+    if mode is not None and not low <= mode <= high:
+        return "mode", f"mode ({mode:g}) must lie within [low, high] = [{low:g}, {high:g}]"
+    if dist == "loguniform" and low <= 0:
+        return "low", f"a loguniform distribution needs low > 0, got {low:g}"
+    return None
+
+
+# --- reading files ----------------------------------------------------------------------------
+
+class _StrictLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a number."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # unhashable: let SafeLoader report it
+            break
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 reads 1e-3 (no dot) as a string; accept it as a number like YAML 1.2 does.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def _read_yaml(file: Path) -> dict:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{file}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read the scenario file: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise InputError(f"{file}{line}: YAML syntax error: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{file}: YAML syntax error: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{file}: the top level must be a mapping with keys among "
+                         f"{', '.join(TOP_KEYS)}; got {_kind(data)}")
+    return data
+
+
+def _read_chain(file: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict]]:
+    """The file and its ``extends`` ancestors, oldest ancestor first."""
+    raw = _read_yaml(file)
+    _check_keys(raw, TOP_KEYS, f"{file}: ")
+    if "extends" not in raw:
+        return [(file, raw)]
+    parent = file.parent / _string(raw["extends"], f"{file}: extends")
+    chain = seen + (file.resolve(),)
+    if parent.resolve() in chain:
+        names = " -> ".join(p.name for p in chain + (parent.resolve(),))
+        raise InputError(f"{file}: extends: cycle in extends: {names}")
+    if not parent.is_file():
+        raise InputError(f"{file}: extends: file not found: {parent}")
+    return _read_chain(parent, chain) + [(file, raw)]
+
+
+def _model_of(chain: list[tuple[Path, dict]]) -> ModelInfo:
+    """The model named by the last file in the chain that names one, else the project model."""
+    for file, raw in reversed(chain):
+        if "model" in raw:
+            where = f"{file}: model"
+            path = file.parent / _string(raw["model"], where)
+            if not path.is_file():
+                raise InputError(f"{where}: model file not found: {path}")
+            try:
+                return model_info(path)
+            except InputError as exc:
+                raise InputError(f"{where}: {exc}") from None
+    return model_info(DEFAULT_MODEL)
+
+
+# --- one file ---------------------------------------------------------------------------------
+
+def _parse_layer(file: Path, raw: dict, info: ModelInfo) -> dict:
+    """One file's settings, checked and with names resolved; only the keys it gives."""
+    at = f"{file}: "
+    layer: dict[str, Any] = {}
+    for key in ("name", "description"):
+        if key in raw:
+            layer[key] = _string(raw[key], at + key)
+    if "name" in layer:
+        _check_name(layer["name"], at + "name")
+    layer["time"] = {k: _number(v, f"{at}time.{k}")
+                     for k, v in _section(raw, "time", at, TIME_KEYS).items()}
+    layer["constants"] = _constants(_section(raw, "constants", at), info, at + "constants.")
+    layer["series"] = _all_series(_section(raw, "series", at), info, at + "series.")
+    layer["uncertainties"] = _uncertainties(_section(raw, "uncertainties", at), info,
+                                            at + "uncertainties.")
+    _refuse_overlap(layer, at)
+    if "outputs" in raw:
+        layer["outputs"] = _outputs(raw["outputs"], info, at + "outputs")
+    return layer
+
+
+def _section(raw: dict, key: str, at: str, allowed: tuple[str, ...] | None = None) -> dict:
+    value = raw.get(key)
+    if value is None:  # an empty section, as in ``constants:`` with nothing under it
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{at}{key}: expected a mapping, got {_kind(value)}")
+    for name in value:
+        if not isinstance(name, str):
+            raise InputError(f"{at}{key}.{name}: keys must be strings, got {_kind(name)}")
+    if allowed is not None:
+        _check_keys(value, allowed, f"{at}{key}.")
+    return value
+
+
+def _constants(section: dict, info: ModelInfo, at: str) -> dict[str, float]:
+    out = {}
+    for name, value in section.items():
+        var = _constant(info, name, at + name)
+        out[_once(out, var, at + name)] = _bounded(var, value, at + name)
+    return out
+
+
+def _all_series(section: dict, info: ModelInfo, at: str) -> dict[str, tuple]:
+    out = {}
+    for name, points in section.items():
+        var = _constant(info, name, at + name)
+        out[_once(out, var, at + name)] = _series(var, points, at + name)
+    return out
+
+
+def _series(var: Variable, points: Any, where: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(points, list) or not points:
+        raise InputError(f"{where}: expected a list of [year, value] pairs with at least one "
+                         f"pair, got {_kind(points)}")
+    out = []
+    for i, pair in enumerate(points):
+        at = f"{where}[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise InputError(f"{at}: expected a [year, value] pair, got {_kind(pair)}")
+        year = _number(pair[0], at + " year")
+        if out and year <= out[-1][0]:
+            raise InputError(f"{at}: years must be strictly increasing; {year:g} follows "
+                             f"{out[-1][0]:g}")
+        out.append((year, _bounded(var, pair[1], at + " value")))
+    return tuple(out)
+
+
+def _uncertainties(section: dict, info: ModelInfo, at: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, spec in section.items():
+        where = at + name
+        var = _constant(info, name, where)
+        if not isinstance(spec, dict):
+            raise InputError(f"{where}: expected a mapping with keys among "
+                             f"{', '.join(UNCERTAINTY_KEYS)}, got {_kind(spec)}")
+        _check_keys(spec, UNCERTAINTY_KEYS, where + ".")
+        out[_once(out, var, where)] = _uncertainty(var, spec, where)
+    return out
+
+
+def _uncertainty(var: Variable, spec: dict, where: str) -> dict[str, Any]:
+    """The checked fields of an uncertainty, as keyword arguments for ``Uncertainty``."""
+    for key in ("dist", "low", "high"):
+        if key not in spec:
+            raise InputError(f"{where}: missing key {key!r}; needs dist, low and high "
+                             "(and mode for triangular)")
+    dist = _string(spec["dist"], where + ".dist")
+    low = _bounded(var, spec["low"], where + ".low")
+    high = _bounded(var, spec["high"], where + ".high")
+    mode = _number(spec["mode"], where + ".mode") if "mode" in spec else None
+    problem = _uncertainty_problem(dist, low, high, mode)
+    if problem:
+        raise InputError(f"{where}.{problem[0]}: {problem[1]}")
+    return {"name": var.name, "dist": dist, "low": low, "high": high, "mode": mode}
+
+
+def _outputs(value: Any, info: ModelInfo, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: expected a list of variable names, got {_kind(value)}")
+    names: list[str] = []
+    for item in value:
+        name = info.resolve(item, where=f"{where}.{item}").name
+        if name in names:
+            raise InputError(f"{where}.{item}: {name!r} is listed twice")
+        names.append(name)
+    return tuple(names)
+
+
+def _refuse_overlap(layer: dict, at: str) -> None:
+    both = sorted(set(layer["constants"]) & set(layer["series"]))
+    if both:
+        raise InputError(f"{at}series.{both[0]}: {both[0]!r} is also under constants; "
+                         "set it one way only")
+
+
+# --- values and names -------------------------------------------------------------------------
+
+def _constant(info: ModelInfo, name: str, where: str) -> Variable:
+    """The model constant called ``name`` (case and spacing forgiven)."""
+    try:
+        var = info.resolve(name)
+    except InputError:
+        raise InputError(unknown_name_message(name, info.constants, where)) from None
+    if var.kind != "constant":
+        hint = "; set it under time" if var.kind == "control" else ""
+        article = "an" if var.kind[0] in "aeiou" else "a"
+        raise InputError(f"{where}: {var.name!r} is {article} {var.kind}; only constants can be set{hint}")
+    return var
+
+
+def _once(seen: Mapping[str, Any], var: Variable, where: str) -> str:
+    if var.name in seen:
+        raise InputError(f"{where}: {var.name!r} is given twice (names ignore case and spacing)")
+    return var.name
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where}: expected a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise InputError(f"{where}: expected a finite number, got {value}")
+    return float(value)
+
+
+def _bounded(var: Variable, value: Any, where: str) -> float:
+    """``value`` as a float, refused outside the constant's declared range."""
+    x = _number(value, where)
+    if (var.low is not None and x < var.low) or (var.high is not None and x > var.high):
+        low, high = ("?" if b is None else f"{b:g}" for b in (var.low, var.high))
+        raise InputError(f"{where}: {x:g} is outside the declared range of {var.name!r}; "
+                         f"allowed: [{low}, {high}]")
+    return x
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{where}: expected a string, got {_kind(value)}")
+    return value
+
+
+def _check_name(name: str, where: str) -> None:
+    # The name becomes a folder under the results directory.
+    if not name.strip() or name.strip(".") == "" or re.search(r"[/\\]", name):
+        raise InputError(f"{where}: {name!r} cannot name a folder; use letters, digits, "
+                         "spaces, '_', '-' or '.' and no slashes")
+
+
+def _check_keys(mapping: dict, allowed: tuple[str, ...], at: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"{at}{key}: unknown key{hint} (allowed: {', '.join(allowed)})")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+# --- merging ----------------------------------------------------------------------------------
+
+def _merge(layers: list[dict]) -> dict:
+    """Later layers over earlier ones: key by key inside sections, whole for the rest.
+
+    The file's own ``name`` is not inherited; the caller takes it from the file itself.
+    """
+    out: dict[str, Any] = {"time": {}, "constants": {}, "series": {}, "uncertainties": {}}
+    for layer in layers:
+        out["time"].update(layer["time"])
+        out["uncertainties"].update(layer["uncertainties"])
+        # A constant set as a number in a child replaces a parent's series for it, and back.
+        for key, other in (("constants", "series"), ("series", "constants")):
+            for name, value in layer[key].items():
+                out[other].pop(name, None)
+                out[key][name] = value
+        for key in ("description", "outputs"):
+            if key in layer:
+                out[key] = layer[key]
+    return out

@@ -1,0 +1,1 @@
+"""Simulation engines: PySD and the compiled ensemble engine, behind one call."""

@@ -1,0 +1,194 @@
+"""Run a validated scenario through an engine and return labelled results.
+
+Each run loads a fresh model object (PySD keeps ``run(params=...)`` values on the
+object), so no run can change the next one.
+"""
+from __future__ import annotations
+
+import time as _time
+import warnings
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from defdip.core.errors import InputError
+from defdip.core.model import load_model, model_info
+from defdip.core.scenario import Scenario
+
+ENGINES = ("pysd", "ensemble")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One simulated scenario.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        What was run.
+    trajectories : pandas.DataFrame
+        Index ``time`` [model time units], one column per variable (Vensim names),
+        every saved step.
+    engine : str
+        Engine that produced it.
+    wall_time : float
+        Seconds spent loading and running [s].
+    """
+
+    scenario: Scenario
+    trajectories: pd.DataFrame
+    engine: str
+    wall_time: float
+
+
+def simulate(scenario: Scenario, engine: str = "pysd") -> RunResult:
+    """Simulate a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+    engine : {"pysd", "ensemble"}
+        ``pysd`` runs PySD; ``ensemble`` the vectorised engine (same numbers).
+
+    Returns
+    -------
+    RunResult
+    """
+    _check_engine(engine)
+    started = _time.perf_counter()
+    trajectories = _run_pysd(scenario) if engine == "pysd" else _run_ensemble_single(scenario)
+    return RunResult(scenario, trajectories, engine, _time.perf_counter() - started)
+
+
+def _run_pysd(scenario: Scenario) -> pd.DataFrame:
+    info = model_info(scenario.model)
+    # A lookup is a function of its argument, not a value at a time: PySD cannot return it
+    # as a column (KeyError in its output handler), so it is left out like PySD's defaults do.
+    columns = _columns(scenario)
+    model = load_model(scenario.model)
+    t = scenario.time
+    kwargs = dict(params=scenario.params(), return_columns=columns, final_time=t.end,
+                  time_step=t.dt, saveper=t.saveper)
+    if t.start != info.control("INITIAL TIME"):
+        kwargs["initial_condition"] = (t.start, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PySD's own deprecation chatter
+        frame = model.run(**kwargs)
+    frame.index.name = "time"
+    return frame[[c for c in columns if c in frame.columns]]
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+
+
+def _columns(scenario: Scenario) -> list[str]:
+    info = model_info(scenario.model)
+    return [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
+
+
+def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None):
+    from defdip.engines.ensemble import EnsembleModel, Timing
+
+    model = EnsembleModel.load(scenario.model)
+    t = scenario.time
+    series = {name: tuple(zip(*points)) for name, points in scenario.series.items()}
+    return model.run(Timing(t.start, t.end, t.dt, t.saveper), constants, series, outputs, size)
+
+
+def _run_ensemble_single(scenario: Scenario) -> pd.DataFrame:
+    columns = _columns(scenario)
+    time, values = _ensemble_run(scenario, dict(scenario.constants), columns)
+    frame = pd.DataFrame({name: values[name][0] for name in columns}, index=pd.Index(time, name="time"))
+    return frame
+
+
+def to_dataset(result: RunResult):
+    """The trajectories as an :class:`xarray.Dataset` with a ``time`` coordinate."""
+    import xarray as xr
+
+    ds = xr.Dataset.from_dataframe(result.trajectories)
+    ds.attrs.update(scenario=result.scenario.name, engine=result.engine)
+    return ds
+
+
+def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engine: str = "pysd"):
+    """Run a scenario once per row of ``samples`` and return the outputs labelled by run and time.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario every run starts from.
+    samples : pandas.DataFrame
+        One row per run, one column per constant (Vensim names); each run is the
+        scenario with those constants set. The index is used as the ``run`` coordinate.
+    outputs : sequence of str, optional
+        Variables to keep (default: the scenario's ``outputs``, else the key indicators).
+    engine : {"pysd", "ensemble"}
+        ``pysd`` runs PySD once per row on a fresh model; ``ensemble`` runs all rows at
+        once with the vectorised engine.
+
+    Returns
+    -------
+    xarray.Dataset
+        One data variable per output with dimensions ``(run, time)``.
+    """
+    import numpy as np
+    import xarray as xr
+
+    _check_engine(engine)
+    outputs = _batch_outputs(scenario, outputs)
+    if engine == "ensemble":
+        return _batch_ensemble(scenario, samples, outputs)
+    values = {name: [] for name in outputs}
+    time = None
+    for _, row in samples.iterrows():
+        run = simulate(scenario.with_overrides(row.to_dict(), where="sample"), engine)
+        time = run.trajectories.index.to_numpy(float)
+        for name in outputs:
+            values[name].append(run.trajectories[name].to_numpy(float))
+    run_index = samples.index.to_numpy()
+    data = {name: (("run", "time"), np.asarray(v).reshape(len(run_index), -1)) for name, v in values.items()}
+    return xr.Dataset(data, coords={"run": run_index, "time": time if time is not None else []})
+
+
+def _batch_ensemble(scenario: Scenario, samples: pd.DataFrame, outputs):
+    import numpy as np
+    import xarray as xr
+
+    info = model_info(scenario.model)
+    constants = dict(scenario.constants)
+    for name in samples.columns:
+        var = info.resolve(name, where="sample")
+        if var.kind != "constant":
+            raise InputError(f"sample: {var.name!r} is a {var.kind}, not a constant; only constants can vary")
+        values = samples[name].to_numpy(float)
+        _check_range(var, values)
+        constants[var.name] = values
+    # a sampled constant replaces a time series given for it, as --set does
+    scenario = replace(scenario, series={k: v for k, v in scenario.series.items() if k not in constants})
+    time, values = _ensemble_run(scenario, constants, outputs, size=len(samples))
+    data = {name: (("run", "time"), np.broadcast_to(values[name], (len(samples), len(time))))
+            for name in outputs}
+    return xr.Dataset(data, coords={"run": samples.index.to_numpy(), "time": time})
+
+
+def _check_range(var, values) -> None:
+    import numpy as np
+
+    low = -np.inf if var.low is None else var.low
+    high = np.inf if var.high is None else var.high
+    bad = (values < low) | (values > high) | ~np.isfinite(values)
+    if bad.any():
+        raise InputError(f"sample: {var.name}: {values[bad][0]!r} is outside its declared range "
+                         f"[{var.low}, {var.high}]")
+
+
+def _batch_outputs(scenario: Scenario, outputs) -> tuple[str, ...]:
+    from defdip.core.case import KEY_INDICATORS
+
+    names = tuple(outputs or scenario.outputs or KEY_INDICATORS)
+    info = model_info(scenario.model)
+    return tuple(info.resolve(name, where="outputs").name for name in names)

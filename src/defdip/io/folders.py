@@ -1,0 +1,85 @@
+"""Result folders written atomically: everything appears at once, or nothing does.
+
+A result folder is assembled in a hidden temporary sibling and renamed into place.
+An existing folder is replaced only with ``force``; a failure leaves no trace.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from defdip.core.errors import InputError
+
+
+def check_writable(target: Path, force: bool) -> None:
+    """Refuse before anything runs if ``target`` holds an earlier result and ``force`` is off."""
+    if target.exists() and not force:
+        raise InputError(f"{target}: results already exist; use --force to overwrite or -o to choose another folder")
+
+
+@contextmanager
+def atomic_folder(target: Path, force: bool = False):
+    """Yield a temporary folder that replaces ``target`` when the block succeeds.
+
+    Raises
+    ------
+    InputError
+        If ``target`` exists and ``force`` is false.
+    """
+    target = Path(target)
+    check_writable(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield work
+        work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary folders
+        replace_folder(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def replace_folder(work: Path, target: Path) -> None:
+    """Rename the finished folder ``work`` to ``target``, replacing an earlier one.
+
+    The earlier folder is moved aside first and put back if the rename fails, so
+    ``target`` is always either the old result or the new one.
+    """
+    if not target.exists():
+        os.replace(work, target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.replace(target, old)
+    try:
+        os.replace(work, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_json(path: Path, data) -> None:
+    """JSON with sorted-free, indented, UTF-8 output."""
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
+
+
+def _jsonable(obj):
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if hasattr(obj, "items"):
+        return dict(obj.items())
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

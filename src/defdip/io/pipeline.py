@@ -1,0 +1,101 @@
+"""The orchestrator: scenario -> simulation -> summary -> files. The CLI calls only this."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from defdip.analysis.phases import summary_of
+from defdip.core.case import PHASE
+from defdip.core.errors import InputError
+from defdip.core.model import model_info
+from defdip.core.scenario import Scenario
+from defdip.engines.simulate import simulate
+from defdip.figures.plotting import trajectory_panels
+from defdip.figures.render import Renderer
+from defdip.io.folders import atomic_folder, check_writable, write_json
+from defdip.io.provenance import provenance
+
+
+def result_folder(out_dir: Path, scenario: Scenario) -> Path:
+    """Where a scenario's results go: ``OUT_DIR/<scenario name>``."""
+    return Path(out_dir) / scenario.name
+
+
+def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force: bool = False,
+                  command_line: list[str] | None = None, renderer: Renderer | None = None) -> Path:
+    """Simulate one scenario and write its four outputs atomically.
+
+    Parameters
+    ----------
+    renderer : Renderer, optional
+        Where the figure is drawn (default: in this process).
+
+    Returns
+    -------
+    Path
+        The scenario's result folder.
+    """
+    target = result_folder(out_dir, scenario)
+    check_writable(target, force)
+    renderer = renderer or Renderer(background=False)
+    spec = figure_spec(scenario)
+    renderer.prepare(scenario.name, *spec)  # the figure's frame is built while the model runs
+    result = simulate(scenario, engine)
+    summary = summary_of(result)
+    with atomic_folder(target, force) as work:
+        frame = result.trajectories
+        shown = {n for _, names in trajectory_panels(frame, scenario.outputs) for n in names} | {PHASE}
+        data = {name: frame[name].to_numpy(float) for name in frame.columns if name in shown}
+        _, _, *labels = spec
+        figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, *labels,
+                                 key=scenario.name)
+        write_run(work, result, summary, command_line or [])
+        figure.result()
+    return target
+
+
+def figure_spec(scenario: Scenario) -> tuple:
+    """What the run figure needs before the run: times, names, title, outputs, units, constants, ranges."""
+    info = model_info(scenario.model)
+    names = [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
+    units = {n: v.units for n, v in info.variables.items()}
+    constants = {n: v.value for n, v in info.constants.items()}
+    constants.update(scenario.constants)
+    t = scenario.time
+    time = np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
+    title = textwrap.shorten(": ".join(filter(None, (scenario.name, scenario.description))), 180)
+    limits = {n: (v.low, v.high) for n, v in info.variables.items() if v.low is not None and v.high is not None}
+    return time, names, "\n".join(textwrap.wrap(title, 100)), scenario.outputs, units, constants, limits
+
+
+def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,
+             command_line: list[str] | None = None, renderer: Renderer | None = None) -> list[Path]:
+    """Run several scenarios; every target is checked before the first one runs.
+
+    Parameters
+    ----------
+    renderer : Renderer, optional
+        An entered renderer to draw the figures (default: a new one for this call).
+    """
+    names = [s.name for s in scenarios]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"scenario names must differ (each gets its own folder); repeated: {', '.join(duplicates)}")
+    for scenario in scenarios:
+        check_writable(result_folder(out_dir, scenario), force)
+    if renderer is None:
+        with Renderer() as renderer:
+            return run_many(scenarios, out_dir, engine, force, command_line, renderer)
+    return [run_to_folder(s, out_dir, engine, force, command_line, renderer) for s in scenarios]
+
+
+def write_run(work: Path, result, summary: dict, command_line: list[str]) -> None:
+    """Write trajectories.csv, summary.json and manifest.json into ``work``."""
+    result.trajectories.to_csv(work / "trajectories.csv", index_label="time")
+    write_json(work / "summary.json", summary)
+    scenario = result.scenario
+    write_json(work / "manifest.json", provenance(scenario, result.engine, command_line, dt=scenario.time.dt,
+                                                  saveper=scenario.time.saveper,
+                                                  wall_time_s=round(result.wall_time, 4)))

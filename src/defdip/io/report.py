@@ -1,0 +1,209 @@
+"""One self-contained HTML report of a comparison: it opens offline and can be mailed as is.
+
+Every image is inlined as a base64 ``data:`` URI and the style sheet is inline, so the
+file needs neither its folder nor a network. A short script counts, after loading, the
+images the browser could decode and writes the counts into ``<body data-images-ok
+data-images-total>`` so that a test (or a reader) can check nothing is broken.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import math
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+SECTIONS = ("section-scenarios", "section-figures", "section-table", "section-timeline",
+            "section-structure", "section-sweep")
+MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0 auto;max-width:1300px;
+ padding:1.5em 2em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #0072B2;padding-bottom:.2em;margin-top:2em}
+.meta{color:#555;font-size:.9em} .note{background:#fff4d6;border-left:4px solid #E69F00;padding:.5em 1em}
+figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{color:#444;font-size:.9em;margin-top:.3em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right;vertical-align:top}
+th{background:#f3f6f9} td.text,th.text{text-align:left} tr.ref td{font-weight:600}
+.diff{color:#666;font-size:.9em} nav a{margin-right:1em} .wide{overflow-x:auto}
+@media print{body{max-width:none;padding:0} h2{page-break-before:auto} figure{page-break-inside:avoid}}
+"""
+SCRIPT = """
+window.addEventListener("load", function () {
+  var images = document.images, ok = 0;
+  for (var i = 0; i < images.length; i++) {
+    if (images[i].complete && images[i].naturalWidth > 0) { ok++; }
+  }
+  document.body.dataset.imagesOk = String(ok);
+  document.body.dataset.imagesTotal = String(images.length);
+});
+"""
+FIGURE_CAPTIONS = {
+    "compare_indicators": "Each indicator for every scenario (the reference thick and black). Shading: the "
+                          "reference's partnership phase. Dashed lines: dated events in the reference; dotted "
+                          "lines in a scenario's colour: an event that scenario moves.",
+    "compare_differences": "Each scenario minus the reference, per indicator: above zero the scenario is higher.",
+    "compare_phases": "Partnership phase over time, one bar per scenario; the diamond marks the transition to a "
+                      "strategic partnership (phase 3 held for the transition persistence).",
+}
+
+
+def data_uri(path: Path) -> str:
+    """The file as a base64 ``data:`` URI (PNG, SVG or JPEG)."""
+    path = Path(path)
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _figure(path: Path, alt: str, caption: str = "") -> str:
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{data_uri(path)}" alt="{html.escape(alt)}">{cap}</figure>'
+
+
+def _fmt(value, metric: str = "") -> str:
+    """A table number: years to two decimals, counts whole, others to three decimals (one above 100)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "&ndash;"
+    value = float(value)
+    if metric.startswith("transition_year"):
+        return f"{value:.2f}"
+    if metric.startswith("years_phase") or value == round(value):
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+def scenarios_html(comparison) -> str:
+    """The runs: where each came from, its description, and the constants it sets unlike the reference."""
+    reference = comparison.run(comparison.reference)
+    rows = []
+    for run in comparison.runs:
+        changed = {k: v for k, v in run.constants.items() if reference.constants.get(k) != v}
+        settings = "; ".join(f"{html.escape(k)} = {v:g} (reference {_ref_value(reference, k)})"
+                             for k, v in sorted(changed.items())) or "&ndash;"
+        label = html.escape(run.name) + (" <em>(reference)</em>" if run.name == comparison.reference else "")
+        rows.append(f'<tr><td class="text">{label}</td><td class="text">{html.escape(run.description)}</td>'
+                    f'<td class="text">{settings}</td><td class="text">{html.escape(run.kind)}: '
+                    f'<code>{html.escape(str(run.source))}</code></td></tr>')
+    head = ('<tr><th class="text">scenario</th><th class="text">description</th>'
+            '<th class="text">constants unlike the reference</th><th class="text">from</th></tr>')
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _ref_value(run, name: str) -> str:
+    value = run.constants.get(name)
+    return "not set" if value is None else f"{value:g}"
+
+
+def metrics_html(table: pd.DataFrame, reference: str) -> str:
+    """The metrics table turned on its side: one row per metric, one column per scenario.
+
+    Each cell shows the value and, in grey, its difference from the reference.
+    """
+    metrics = [c for c in table.columns if c != "reference" and not c.endswith(" diff")]
+    head = "".join(f'<th>{html.escape(n)}{"<br><em>reference</em>" if n == reference else ""}</th>'
+                   for n in table.index)
+    rows = []
+    for metric in metrics:
+        cells = []
+        for name in table.index:
+            value, diff = table.at[name, metric], table.at[name, f"{metric} diff"]
+            extra = "" if name == reference else f' <span class="diff">({_signed(diff, metric)})</span>'
+            cells.append(f"<td>{_fmt(value, metric)}{extra}</td>")
+        rows.append(f'<tr><th class="text">{html.escape(metric.replace("_", " "))}</th>{"".join(cells)}</tr>')
+    return f'<div class="wide"><table><tr><th class="text">metric</th>{head}</tr>{"".join(rows)}</table></div>'
+
+
+def _signed(value, metric: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "&ndash;"
+    return ("+" if value > 0 else "") + _fmt(value, metric)
+
+
+def sweep_html(sweep_dir: Path | None) -> str:
+    """Every PNG in a sweep folder and its ``indices*.csv`` tables, or a note when none is given."""
+    if sweep_dir is None:
+        return "<p>No sweep folder was given (<code>--sweep DIR</code> adds a sweep's figures and indices).</p>"
+    sweep_dir = Path(sweep_dir)
+    parts = [f"<p>From <code>{html.escape(str(sweep_dir))}</code>.</p>"]
+    images = sorted(sweep_dir.rglob("*.png"))
+    parts += [_figure(p, p.stem, str(p.relative_to(sweep_dir))) for p in images]
+    for csv in sorted(sweep_dir.rglob("indices*.csv")):
+        table = pd.read_csv(csv)
+        parts.append(f"<h3>{html.escape(str(csv.relative_to(sweep_dir)))}</h3>"
+                     + '<div class="wide">' + table.to_html(index=False, float_format=lambda x: f"{x:.4g}",
+                                                            border=0, na_rep="-") + "</div>")
+    if len(parts) == 1:
+        parts.append("<p>The folder holds no PNG figures and no indices*.csv tables.</p>")
+    return "\n".join(parts)
+
+
+def structure_figure(model_path: Path, folder: Path) -> Path:
+    """Draw the model's structure diagram as ``folder/structure.png``."""
+    from defdip.figures.structure import write_structure_figure
+
+    return write_structure_figure(model_path, Path(folder) / "structure.png")
+
+
+def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], sweep_dir: Path | None = None,
+                  structure: Path | None = None, title: str = "Scenario comparison") -> str:
+    """The report as one HTML string.
+
+    Parameters
+    ----------
+    comparison : defdip.compare.gather.Comparison
+    table : pandas.DataFrame
+        From :func:`defdip.compare.gather.metrics_table`.
+    figures : dict
+        Figure stem -> PNG file (``compare_indicators``, ``compare_differences``, ``compare_phases``).
+    sweep_dir : Path, optional
+        A sweep's result folder; its PNGs and ``indices*.csv`` are embedded.
+    structure : Path, optional
+        The model structure diagram (PNG).
+    """
+    from defdip import __version__
+
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in comparison.notes)
+    compared = [f for f in ("compare_indicators", "compare_differences") if f in figures]
+    reference = html.escape(comparison.reference)
+    timeline = _figure(figures["compare_phases"], "compare_phases", FIGURE_CAPTIONS["compare_phases"]) \
+        if "compare_phases" in figures else "<p>The runs have no partnership phase.</p>"
+    diagram = _figure(structure, "model structure", f"Key structure and feedback loops of "
+                      f"{comparison.runs[0].model.name}.") if structure else "<p>No model file to draw.</p>"
+    body = {
+        "section-scenarios": ("Scenarios", scenarios_html(comparison)),
+        "section-figures": ("Indicators compared",
+                            "".join(_figure(figures[f], f, FIGURE_CAPTIONS[f]) for f in compared)),
+        "section-table": ("Metrics", f"<p>Per scenario, with the difference from <strong>{reference}</strong> in "
+                          "brackets. Years in a phase count whole years by the phase held at mid-year.</p>"
+                          + metrics_html(table, comparison.reference)),
+        "section-timeline": ("Phase timeline", timeline),
+        "section-structure": ("Model structure", diagram),
+        "section-sweep": ("Sensitivity sweep", sweep_html(sweep_dir)),
+    }
+    nav = "".join(f'<a href="#{key}">{html.escape(heading)}</a>' for key, (heading, _) in body.items())
+    sections = "\n".join(f'<section id="{key}"><h2>{html.escape(heading)}</h2>\n{content}</section>'
+                         for key, (heading, content) in body.items())
+    names = ", ".join(comparison.names)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
+            f"<header><h1>{html.escape(title)}</h1><p class=\"meta\">{len(comparison.runs)} runs: "
+            f"{html.escape(names)}; reference {html.escape(comparison.reference)}. Generated {stamp} by defdip "
+            f"{html.escape(__version__)}.</p>{notes}<nav>{nav}</nav></header>\n{sections}\n"
+            f"<script>{SCRIPT}</script>\n</body></html>\n")
+
+
+def write_report(path: Path, comparison, table: pd.DataFrame, figures: dict[str, Path],
+                 sweep_dir: Path | None = None, title: str = "Scenario comparison") -> Path:
+    """Draw the structure diagram and write the report to ``path``; returns ``path``."""
+    with tempfile.TemporaryDirectory(prefix="defdip-report-") as tmp:
+        model = Path(comparison.runs[0].model)
+        structure = structure_figure(model, Path(tmp)) if model.is_file() else None
+        text = render_report(comparison, table, figures, sweep_dir, structure, title)
+        Path(path).write_text(text, encoding="utf-8")
+    return Path(path)

@@ -1,0 +1,124 @@
+"""A sweep's result folder: prepare (or resume) it, run the chunks, write the report, publish it.
+
+The sweep works in ``OUT/<scenario>-<method>.partial/``: ``sweep.json`` (what the command
+asked for) and ``samples.csv`` first, then the chunk files, then percentiles, outcomes,
+indices, figures, ``summary.json`` and ``manifest.json``; the folder is then renamed to
+``OUT/<scenario>-<method>``, so a finished folder is always whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time as _time
+from pathlib import Path
+
+from defdip.core.errors import InputError
+from defdip.engines.simulate import simulate
+from defdip.figures.sweep import write_figures
+from defdip.io.folders import replace_folder, write_json
+from defdip.io.provenance import provenance
+from defdip.sweep.executors import run_chunks
+from defdip.sweep.plan import IDENTITY_FILE, SweepPlan, differences, identity
+from defdip.sweep.report import collect_outcomes, headline, indices, percentiles
+from defdip.sweep.store import RESULTS_DIR, netcdf_engine, table_hash
+
+
+def prepare_folder(plan: SweepPlan, out_dir: Path, force: bool) -> tuple[Path, Path]:
+    """Check the final folder and the partial one; returns ``(final, partial)``.
+
+    Raises
+    ------
+    InputError
+        If the final folder exists without ``force``, or a partial folder holds a sweep
+        started by a different command (``force`` discards it).
+    """
+    final = Path(out_dir) / plan.folder_name
+    partial = final.with_name(final.name + ".partial")
+    if final.exists() and not force:
+        raise InputError(f"{final}: results already exist; use --force to overwrite or -o to choose another folder")
+    mine = identity(plan)
+    if partial.exists():
+        try:
+            theirs = json.loads((partial / IDENTITY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            theirs = {}
+        if theirs != mine:
+            if not force:
+                what = ", ".join(differences(theirs, mine)) or "unreadable sweep.json"
+                raise InputError(f"{partial}: holds an unfinished sweep from a different command (differs in: "
+                                 f"{what}); rerun that command to resume it, or delete the folder (or add "
+                                 "--force) to start this one afresh")
+            shutil.rmtree(partial)
+    if not partial.exists():
+        partial.mkdir(parents=True)
+        write_json(partial / IDENTITY_FILE, mine)
+    samples = partial / "samples.csv"
+    if not samples.is_file():
+        tmp = partial / ".samples.csv.tmp"
+        plan.table.to_csv(tmp, index_label="run", float_format="%.17g")
+        os.replace(tmp, samples)
+    return final, partial
+
+
+def run_sweep(plan: SweepPlan, out_dir, force: bool = False, workers: int = 1, scheduler: str | None = None,
+              progress: bool | None = None, command_line=None, figures: bool = True) -> Path:
+    """Run a planned sweep to ``OUT_DIR/<scenario>-<method>``, resuming an interrupted one.
+
+    Parameters
+    ----------
+    plan : SweepPlan
+    out_dir : path
+        Parent of the result folder.
+    force : bool
+        Replace an existing result folder; discard a partial one from another command.
+    workers : int
+        Local processes evaluating chunks (1: this process).
+    scheduler : str, optional
+        Address of a running Dask scheduler; chunks become Dask tasks.
+    progress : bool, optional
+        Progress bar on stderr (default: when stderr is a terminal).
+    figures : bool
+        Draw the figures.
+
+    Returns
+    -------
+    Path
+        The finished result folder.
+    """
+    if workers < 1:
+        raise InputError(f"--workers: must be at least 1, got {workers}")
+    started = _time.perf_counter()
+    final, partial = prepare_folder(plan, out_dir, force)
+    paths = run_chunks(plan, partial, workers, scheduler, progress)
+    elapsed = _time.perf_counter() - started
+    write_report(plan, partial, paths, figures)
+    write_json(partial / "manifest.json", _manifest(plan, workers, scheduler, command_line, elapsed,
+                                                  _time.perf_counter() - started))
+    replace_folder(partial, final)  # the --force check was made before the sweep began
+    return final
+
+
+def _manifest(plan, workers, scheduler, command_line, sim_time, wall_time) -> dict:
+    return provenance(plan.scenario, plan.engine, command_line, method=plan.method, samples=plan.samples,
+                      seed=plan.seed, runs=plan.runs, chunk_size=plan.chunk_size, chunks=len(plan.chunks()),
+                      workers=workers, scheduler=scheduler, results=f"{RESULTS_DIR}/chunk-*.nc (dims run x time)",
+                      samples_sha256=table_hash(plan.table), simulation_wall_time_s=round(sim_time, 3),
+                      wall_time_s=round(wall_time, 3))
+
+
+def write_report(plan: SweepPlan, folder: Path, paths, figures: bool = True) -> dict:
+    """Write percentiles.nc, outcomes.csv, indices.csv, summary.json and the figures into ``folder``."""
+    stats = percentiles(paths, plan.outputs, plan.runs)
+    stats.to_netcdf(folder / "percentiles.nc", engine=netcdf_engine())
+    experiments = collect_outcomes(plan, paths)
+    experiments.to_csv(folder / "outcomes.csv", index_label="run", float_format="%.17g")
+    table = indices(plan, experiments, stats["time"].to_numpy())
+    if table is not None:
+        table.to_csv(folder / "indices.csv", index=False, float_format="%.17g")
+    summary = headline(plan, experiments, table)
+    write_json(folder / "summary.json", summary)
+    if figures:
+        run = simulate(plan.scenario, plan.engine)  # the deterministic scenario, overlaid
+        write_figures(folder, plan, stats, experiments, table, run.trajectories)
+    return summary

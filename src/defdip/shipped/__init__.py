@@ -1,0 +1,1 @@
+"""The model, scenarios and data files shipped with the package (read with importlib.resources)."""

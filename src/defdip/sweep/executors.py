@@ -1,0 +1,126 @@
+"""Evaluating a sweep's chunks: in this process, in local worker processes, or on a Dask cluster.
+
+Each chunk is handed to a worker as plain values (file paths, arrays, names; never a live
+model object), evaluated by the same function from the same rows wherever it runs, and
+written to the chunk store, so a sweep gives the same bytes here, on workers or on Dask.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from defdip.core.errors import DefdipError, InputError
+from defdip.core.scenario import (
+    Scenario,
+    load_scenario,
+    scenario_from_model,
+    scenario_record,
+)
+from defdip.engines.simulate import simulate_batch
+from defdip.sweep.plan import SweepPlan
+from defdip.sweep.store import (
+    RESULTS_DIR,
+    chunk_is_done,
+    chunk_path,
+    table_hash,
+    write_chunk,
+)
+
+
+def chunk_task(plan: SweepPlan, start: int, stop: int) -> dict:
+    """A chunk as plain values (file paths, arrays, names) that a worker process or Dask can take."""
+    rows = plan.table.iloc[start:stop]
+    scenario = plan.scenario
+    return {"scenario_file": str(scenario.source) if scenario.source else None,
+            "model_file": str(scenario.model), "scenario_record": json.dumps(scenario_record(scenario), default=str),
+            "values": rows.to_numpy(np.float64), "columns": list(rows.columns),
+            "runs": rows.index.to_numpy(np.int64), "outputs": list(plan.outputs), "engine": plan.engine}
+
+
+def evaluate_chunk(task: dict) -> dict:
+    """Run one chunk from plain values (in any process) -> ``{"time", "data", "runs"}`` arrays."""
+    if task["scenario_file"]:
+        scenario = load_scenario(task["scenario_file"])
+    else:
+        scenario = scenario_from_model(task["model_file"])
+    if json.dumps(scenario_record(scenario), default=str) != task["scenario_record"]:
+        raise DefdipError(f"{task['scenario_file'] or task['model_file']}: the scenario changed on disk "
+                          "since the sweep started; rerun it")
+    return _evaluate(scenario, task)
+
+
+def _evaluate(scenario: Scenario, task: dict) -> dict:
+    frame = pd.DataFrame(task["values"], columns=task["columns"], index=pd.Index(task["runs"], name="run"))
+    ds = simulate_batch(scenario, frame, task["outputs"], task["engine"])
+    return {"time": np.asarray(ds["time"].values, float), "runs": task["runs"],
+            "data": {name: np.asarray(ds[name].values, np.float64) for name in task["outputs"]}}
+
+
+def _executor(workers: int, scheduler: str | None):
+    """``(submit, as_completed, close)`` for local workers or a Dask cluster; ``None`` for in-process."""
+    if scheduler:
+        from distributed import Client, as_completed
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler: {exc}") from None
+        return (lambda task: client.submit(evaluate_chunk, task, pure=False),
+                lambda futures: as_completed(futures), client.close)
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a clean interpreter per worker; no model object or lock is inherited.
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return (lambda task: pool.submit(evaluate_chunk, task), as_completed,
+                lambda: pool.shutdown(cancel_futures=True))
+    return None
+
+
+def run_chunks(plan: SweepPlan, folder: Path, workers: int = 1, scheduler: str | None = None,
+               progress: bool | None = None) -> list[Path]:
+    """Evaluate the chunks that are not yet on disk; return every chunk file in order."""
+    from tqdm import tqdm
+
+    (folder / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    todo, paths, done_runs = {}, [], 0
+    for number, (start, stop) in enumerate(plan.chunks()):
+        path = chunk_path(folder, number)
+        paths.append(path)
+        digest = table_hash(plan.table.iloc[start:stop])
+        if chunk_is_done(path, digest, plan.outputs):
+            done_runs += stop - start
+        else:
+            todo[number] = (start, stop, digest)
+    attrs = {"scenario": plan.scenario.name, "method": plan.method, "engine": plan.engine}
+    bar = tqdm(total=plan.runs, initial=done_runs, unit="run", desc=f"sweep {plan.folder_name}",
+               file=sys.stderr, disable=None if progress is None else not progress, smoothing=0.05)
+    with bar:
+        executor = _executor(workers, scheduler) if todo else None
+        if executor is None:
+            for number, (start, stop, digest) in todo.items():
+                result = _evaluate(plan.scenario, chunk_task(plan, start, stop))
+                _store(paths[number], result, attrs, start, stop, digest, bar)
+            return paths
+        submit, completed, close = executor
+        try:
+            futures = {submit(chunk_task(plan, start, stop)): number for number, (start, stop, _) in todo.items()}
+            for future in completed(list(futures)):
+                number = futures[future]
+                start, stop, digest = todo[number]
+                _store(paths[number], future.result(), attrs, start, stop, digest, bar)
+        finally:
+            close()
+    return paths
+
+
+def _store(path, result, attrs, start, stop, digest, bar) -> None:
+    write_chunk(path, result, {**attrs, "run_start": start, "run_stop": stop, "sample_sha256": digest})
+    bar.update(stop - start)
+
+

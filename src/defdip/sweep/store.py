@@ -1,0 +1,85 @@
+"""Chunk files of a sweep on disk: hashing, writing atomically, resume detection, reading back.
+
+The storage stage of :mod:`defdip.io.sweep_folder`. Each chunk is ``results/chunk-NNNNN.nc`` (netCDF,
+dims ``run x time``), written under a temporary name and renamed into place; its attrs
+carry the SHA-256 of the sample rows it was computed from, so a resumed sweep keeps only
+the chunks that match (:func:`chunk_is_done`). :func:`open_results` reopens all of them.
+Nothing here runs a model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from defdip.core.errors import DefdipError, InputError
+
+RESULTS_DIR = "results"
+
+
+def table_hash(table: pd.DataFrame) -> str:
+    """SHA-256 of sample rows: run ids, column names and the exact float bytes."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(table.columns)).encode())
+    digest.update(np.ascontiguousarray(table.index.to_numpy(np.int64)).tobytes())
+    digest.update(np.ascontiguousarray(table.to_numpy(np.float64)).tobytes())
+    return digest.hexdigest()
+
+
+def netcdf_engine() -> str:
+    """xarray's netCDF backend: h5netcdf (needs h5py), else netCDF4, whichever is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("h5py") is not None:
+        return "h5netcdf"
+    if importlib.util.find_spec("netCDF4") is not None:
+        return "netcdf4"
+    raise DefdipError("writing sweep results needs h5py (for h5netcdf) or netCDF4; pip install h5py")
+
+
+def open_chunk(path: Path):
+    """A chunk file as a lazy Dataset: slices are read from disk only when asked for."""
+    import xarray as xr
+
+    return xr.open_dataset(path, engine=netcdf_engine(), cache=False)
+
+
+def chunk_path(folder: Path, number: int) -> Path:
+    return folder / RESULTS_DIR / f"chunk-{number:05d}.nc"
+
+
+def write_chunk(path: Path, result: dict, attrs: dict) -> None:
+    """Write one chunk as netCDF (h5netcdf), under a temporary name renamed into place."""
+    import xarray as xr
+
+    data = {name: (("run", "time"), values) for name, values in result["data"].items()}
+    ds = xr.Dataset(data, coords={"run": result["runs"], "time": result["time"]}, attrs=attrs)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    ds.to_netcdf(tmp, engine=netcdf_engine())
+    os.replace(tmp, path)
+
+
+def chunk_is_done(path: Path, expected_hash: str, outputs) -> bool:
+    """Whether a chunk file exists, reads, and was computed from the expected sample rows."""
+    if not path.is_file():
+        return False
+    try:
+        with open_chunk(path) as ds:
+            return ds.attrs.get("sample_sha256") == expected_hash and all(n in ds for n in outputs)
+    except Exception:  # unreadable: a chunk from a crashed writer; it is recomputed
+        return False
+
+
+def open_results(folder) -> "xarray.Dataset":  # noqa: F821 - lazy import
+    """All runs of a finished (or partial) sweep folder as one lazy Dataset (dims run x time)."""
+    import xarray as xr
+
+    files = sorted((Path(folder) / RESULTS_DIR).glob("chunk-*.nc"))
+    if not files:
+        raise InputError(f"{folder}: no {RESULTS_DIR}/chunk-*.nc files; is it a sweep folder?")
+    return xr.open_mfdataset(files, engine=netcdf_engine(), combine="nested", concat_dim="run")
+

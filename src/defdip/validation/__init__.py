@@ -1,0 +1,1 @@
+"""The model's tests: reality checks, structural and behavioural tests, history, calibration."""

@@ -1,0 +1,468 @@
+"""Structural and behavioural tests of the model (Sterman 2000 ch. 21; Barlas 1996).
+
+- time-step convergence: the summary indicators barely move when dt is halved, twice;
+- extreme conditions: every ranged constant at both ends of its range, alone and jointly,
+  gives finite values, bounded indices and non-negative stocks;
+- behaviour reproduction: the baseline against SIPRI Russia->Iran 2010-2021 (MAPE, R^2 and
+  Theil's inequality statistics) and against the dated events.
+
+Every test returns :class:`TestResult` rows; the verdicts and numbers go to the table and
+``validation.json`` that ``defdip validate`` writes. The fit statistics are pure functions.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from defdip.analysis.phases import phase_changes, summarise
+from defdip.core.case import (
+    CUMULATIVE_RI,
+    CUMULATIVE_TARGET,
+    CUMULATIVE_YEARS,
+    PHASE,
+    SIPRI_SERIES,
+    SIPRI_YEARS,
+)
+from defdip.core.model import model_info
+from defdip.core.resources import DATA_DIR
+
+DATA = DATA_DIR
+CONVERGENCE_TOL = 0.01  # relative change allowed per halving of dt
+# Below this absolute change an indicator counts as converged whatever its relative change:
+# indicators near 0 (Reciprocity before the war, say) have meaningless relative changes.
+# The indices live on 0-1 scales, so 1e-3 is a tenth of a per cent of their range.
+CONVERGENCE_FLOOR = 1e-3
+BOUND_SLACK = 1e-6  # numerical slack on declared bounds and non-negative stocks
+REPRODUCTION_CRITERIA = {  # statistic -> (comparison, threshold) a passing fit meets
+    "cumulative_relative_error": ("<=", 0.15),
+    "r2": (">=", 0.8),
+    "theil_um": ("<=", 0.2),
+}
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One verdict of ``defdip validate``.
+
+    Attributes
+    ----------
+    group : str
+        ``checks``, ``convergence``, ``extremes``, ``reproduction``, ``events`` or ``units``.
+    name : str
+        What was tested.
+    passed : bool
+    numbers : dict
+        The figures behind the verdict (JSON-ready).
+    detail : str
+        One line for the table.
+    """
+
+    group: str
+    name: str
+    passed: bool
+    numbers: dict = field(default_factory=dict)
+    detail: str = ""
+
+
+def default_engine() -> str:
+    """``ensemble`` when that engine is available, else ``pysd``."""
+    from defdip.engines.simulate import ENGINES
+
+    return "ensemble" if "ensemble" in ENGINES else "pysd"
+
+
+# --- fit statistics: pure functions ------------------------------------------------------------
+
+def theil(simulated, observed) -> dict:
+    """Mean squared error and Theil's inequality decomposition (Sterman 1984).
+
+    ``MSE = (mean_S - mean_A)^2 + (s_S - s_A)^2 + 2 (1 - r) s_S s_A`` with population standard
+    deviations, so the three shares ``U^M`` (bias), ``U^S`` (unequal variation) and ``U^C``
+    (unequal covariation) sum to 1.
+
+    Returns
+    -------
+    dict
+        ``mse``, ``rmse``, ``r`` (correlation), ``theil_um``, ``theil_us``, ``theil_uc``.
+    """
+    s, a = np.asarray(simulated, float), np.asarray(observed, float)
+    mse = float(np.mean((s - a) ** 2))
+    ss, sa = float(s.std()), float(a.std())
+    r = float(np.corrcoef(s, a)[0, 1]) if ss > 0 and sa > 0 else 0.0
+    parts = ((s.mean() - a.mean()) ** 2, (ss - sa) ** 2, 2 * (1 - r) * ss * sa)
+    shares = [float(p / mse) if mse > 0 else 0.0 for p in parts]
+    return {"mse": mse, "rmse": mse ** 0.5, "r": r,
+            "theil_um": shares[0], "theil_us": shares[1], "theil_uc": shares[2]}
+
+
+def fit_statistics(simulated, observed) -> dict:
+    """MAPE, R^2 and Theil's statistics of a simulated against an observed series.
+
+    MAPE [%] is taken over the observations that are not zero (SIPRI records 0 for 2021);
+    R^2 is the squared correlation, as Sterman (1984) reports it alongside Theil's.
+    """
+    s, a = np.asarray(simulated, float), np.asarray(observed, float)
+    nonzero = a != 0
+    stats = theil(s, a)
+    stats["mape"] = float(np.mean(np.abs((s[nonzero] - a[nonzero]) / a[nonzero])) * 100)
+    stats["r2"] = stats["r"] ** 2
+    return stats
+
+
+def sipri_series(path=None) -> pd.Series:
+    """SIPRI Russia->Iran TIV [Million/Year] by year for :data:`SIPRI_YEARS` (``data/series.csv``)."""
+    table = pd.read_csv(path or DATA / "series.csv")
+    rows = table[(table["series"] == SIPRI_SERIES) & table["year"].isin(SIPRI_YEARS)]
+    return pd.Series(rows["value"].to_numpy(float), index=rows["year"].to_numpy(int), name=SIPRI_SERIES)
+
+
+def annual_values(time, cumulative, years) -> np.ndarray:
+    """What a running total gained in each calendar year [per Year].
+
+    Parameters
+    ----------
+    time : array [Year]
+    cumulative : array
+        A stock accumulating a flow from the start of the run.
+    years : sequence of int
+        Calendar years; year ``y`` is ``[y, y + 1)``.
+    """
+    edges = np.append(np.asarray(years, float), float(years[-1]) + 1)
+    return np.diff(np.interp(edges, np.asarray(time, float), np.asarray(cumulative, float)))
+
+
+def history_fit(frame: pd.DataFrame, observed: pd.Series | None = None) -> dict:
+    """The baseline's fit to the record: annual SIPRI values and the 2010-2024 total.
+
+    Returns
+    -------
+    dict
+        ``years``, ``simulated``, ``observed`` (annual [Million/Year]), the statistics of
+        :func:`fit_statistics`, ``cumulative`` and ``cumulative_relative_error`` against 481,
+        ``peak_year`` of the simulated annual series.
+    """
+    observed = sipri_series() if observed is None else observed
+    time, cum = frame.index.to_numpy(float), frame[CUMULATIVE_RI].to_numpy(float)
+    sim = annual_values(time, cum, list(observed.index))
+    total = float(np.diff(np.interp(CUMULATIVE_YEARS, time, cum))[0])
+    out = {"years": [int(y) for y in observed.index], "simulated": sim.tolist(),
+           "observed": observed.tolist(), **fit_statistics(sim, observed.to_numpy()),
+           "cumulative": total, "cumulative_target": CUMULATIVE_TARGET,
+           "cumulative_relative_error": abs(total - CUMULATIVE_TARGET) / CUMULATIVE_TARGET,
+           "peak_year": int(observed.index[int(np.argmax(sim))])}
+    return out
+
+
+def reproduction(frame: pd.DataFrame) -> list[TestResult]:
+    """Behaviour reproduction of a run (normally the baseline) against SIPRI and the events."""
+    fit = history_fit(frame)
+    numbers = {k: fit[k] for k in ("mape", "r2", "mse", "theil_um", "theil_us", "theil_uc",
+                                   "cumulative", "cumulative_relative_error", "peak_year")}
+    rows = []
+    for stat, (op, limit) in REPRODUCTION_CRITERIA.items():
+        ok = fit[stat] <= limit if op == "<=" else fit[stat] >= limit
+        rows.append(TestResult("reproduction", f"SIPRI 2010-2021: {stat} {op} {limit:g}", bool(ok), numbers,
+                               f"{stat} = {fit[stat]:.3g}"))
+    rows.append(TestResult("reproduction", "SIPRI 2010-2021: MAPE (reported, no criterion)", True, numbers,
+                           f"MAPE {fit['mape']:.0f}% over non-zero years; U^M {fit['theil_um']:.2f} "
+                           f"U^S {fit['theil_us']:.2f} U^C {fit['theil_uc']:.2f}"))
+    return rows + [timing(frame, event) for event in EVENTS]
+
+
+# --- dated events ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EventTiming:
+    """A dated event (``date`` as in ``data/events.csv``) and what the run must show around it."""
+
+    name: str
+    date: str
+    test: str  # key of _TIMING_TESTS
+
+
+def _s300(frame):
+    years = list(range(2010, 2022))
+    annual = annual_values(frame.index, frame[CUMULATIVE_RI], years)
+    peak = years[int(np.argmax(annual))]
+    return peak == 2016, peak, f"largest annual Russia->Iran delivery in {peak}"
+
+
+def _first_drones(frame):
+    x = frame["Arms Transfers Iran to Russia"]
+    above = x[x > 10.0]
+    when = float(above.index[0]) if len(above) else None
+    ok = when is not None and 2022.15 <= when <= 2023.0
+    return ok, when, f"Iran->Russia above 10 Million/Year from {when}"
+
+
+def _phase_two(frame):
+    ups = [c["year"] for c in phase_changes(frame.index, frame[PHASE]) if c["to"] >= 2]
+    when = ups[0] if ups else None
+    return when is not None and 2022.0 <= when < 2024.0, when, f"first two-sided phase at {when}"
+
+
+def _treaty(frame):
+    x = frame["Institutionalisation"]
+    gain = float(np.interp(2027.75, x.index, x) - np.interp(2025.75, x.index, x))
+    return gain > 0.1, gain, f"Institutionalisation +{gain:.3f} in the two years after entry into force"
+
+
+def _snapback(frame):
+    x = frame["Sanctions Pressure"]
+    gain = float(np.interp(2026.5, x.index, x) - np.interp(2025.7, x.index, x))
+    return gain > 0.05, gain, f"Sanctions Pressure +{gain:.3f} within a year of the snapback"
+
+
+def _us_exit(frame):
+    x = frame["JCPOA Status"]
+    peak = float(x.idxmax())
+    return 2016.0 <= peak <= 2018.6, peak, f"JCPOA Status peaks at {peak:g}"
+
+
+_TIMING_TESTS = {"s300": _s300, "first_drones": _first_drones, "phase_two": _phase_two,
+                 "treaty": _treaty, "snapback": _snapback, "us_exit": _us_exit}
+EVENTS = (
+    EventTiming("S-300 delivered 2016: annual Russia->Iran peak in 2016", "2016-10", "s300"),
+    EventTiming("US leaves the JCPOA May 2018: the deal's integrity peaks before", "2018-05-08", "us_exit"),
+    EventTiming("first Iranian drones Aug 2022: Iran->Russia flow by end-2022", "2022-08", "first_drones"),
+    EventTiming("two-sided tactics from 2022-2023", "2022-08", "phase_two"),
+    EventTiming("E3 snapback Sep 2025: sanctions rise", "2025-09-28", "snapback"),
+    EventTiming("treaty in force Oct 2025: institutionalisation rises", "2025-10-02", "treaty"),
+)
+
+
+def timing(frame: pd.DataFrame, event: EventTiming) -> TestResult:
+    """Judge one dated event against a run."""
+    ok, observed, detail = _TIMING_TESTS[event.test](frame)
+    return TestResult("events", event.name, bool(ok), {"date": event.date, "observed": observed}, detail)
+
+
+# --- convergence -------------------------------------------------------------------------------
+
+def indicators(frame: pd.DataFrame, start: float) -> dict[str, float]:
+    """The summary's numbers, flat: ``name@year``, the cumulative value, years to transition."""
+    summary = summarise(frame, "run")
+    flat = {f"{name}@{year}": value for name, by_year in summary["indicators"].items()
+            for year, value in by_year.items()}
+    flat["cumulative_ri_value_2010_2024"] = summary["cumulative_ri_value_2010_2024"]
+    ty = summary["transition_year"]
+    flat["transition_year"] = None if ty is None else ty - start
+    return flat
+
+
+def converged(a: float | None, b: float | None, tol: float, floor: float) -> bool:
+    """``|a - b| <= max(tol |b|, floor)``; two ``None`` agree, one ``None`` does not."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= max(tol * abs(b), floor)
+
+
+def convergence(scenario, engine: str | None = None, halvings: int = 2) -> list[TestResult]:
+    """Run at dt, dt/2, ... and compare every summary indicator between successive runs.
+
+    The transition year is compared as years after the start, within one saved step
+    (``saveper``): it is only measured to that resolution.
+    """
+    from defdip.engines.simulate import simulate
+
+    engine = engine or default_engine()
+    runs = []
+    for k in range(halvings + 1):
+        time = dataclasses.replace(scenario.time, dt=scenario.time.dt / 2 ** k)
+        runs.append(indicators(simulate(dataclasses.replace(scenario, time=time), engine).trajectories,
+                               scenario.time.start))
+    rows = []
+    for name in runs[0]:
+        values = [r.get(name) for r in runs]
+        floor = scenario.time.saveper if name == "transition_year" else CONVERGENCE_FLOOR
+        ok = all(converged(a, b, CONVERGENCE_TOL, floor) for a, b in zip(values, values[1:]))
+        change = max((abs(a - b) / max(abs(b), 1e-12) for a, b in zip(values, values[1:])
+                      if a is not None and b is not None), default=0.0)
+        rows.append(TestResult("convergence", name, ok, {"values": values, "max_relative_change": change},
+                               f"max change {change:.2%} over dt/{2 ** halvings}"))
+    return rows
+
+
+# --- extreme conditions ------------------------------------------------------------------------
+
+def ranged_constants(info, scenario) -> dict:
+    """Constants with both ends of their range declared -> (low, high); time-varying ones excluded."""
+    return {v.name: (v.low, v.high) for v in info.constants.values()
+            if v.low is not None and v.high is not None and v.name not in scenario.series}
+
+
+def _is_delay(var) -> bool:
+    return var.units == "Year" and not var.name.endswith("year")
+
+
+def extreme_samples(scenario, names=None) -> pd.DataFrame:
+    """The extreme-condition experiments, one row per run, labelled ``name=low`` etc.
+
+    Every ranged constant alone at each end of its range, then joint extremes: all low, all
+    high, all delays short or long, and two named worst cases (maximum conflict, no restraint).
+    """
+    info = model_info(scenario.model)
+    ranges = ranged_constants(info, scenario)
+    if names is not None:
+        ranges = {n: ranges[n] for n in names}
+    base = {n: scenario.constants.get(n, info.variables[n].value) for n in ranges}
+    rows, labels = [], []
+    for name, (low, high) in ranges.items():
+        for end, value in (("low", low), ("high", high)):
+            rows.append({**base, name: value})
+            labels.append(f"{name}={end}")
+    delays = [n for n in ranges if _is_delay(info.variables[n])]
+    joints = {"all low": {n: lo for n, (lo, _) in ranges.items()},
+              "all high": {n: hi for n, (_, hi) in ranges.items()},
+              "all delays short": {n: ranges[n][0] for n in delays},
+              "all delays long": {n: ranges[n][1] for n in delays}}
+    for label, worst in WORST_CASES.items():
+        joints[label] = {n: v for n, v in worst.items() if n in ranges}
+    for label, sets in joints.items():
+        rows.append({**base, **sets})
+        labels.append(label)
+    return pd.DataFrame(rows, index=pd.Index(labels, name="run"), columns=list(ranges))
+
+
+WORST_CASES = {
+    "maximum conflict": {"war start year": 2010, "war end year": 2100, "peak war intensity": 1,
+                         "escalation rate": 12, "war fatigue rate": 0, "western pressure multiplier": 2,
+                         "arms trade sanctions sensitivity": 1, "arms trade sanctions cap": 1,
+                         "israel iran war severity": 1, "israeli strikes severity": 1},
+    "no restraint": {"western heed": 0, "russia regional ties": 0, "gate steepness": 100,
+                     "political cost tolerance": 1, "iran export capacity": 3000,
+                     "initial ri backlog": 2000, "iran base arms demand": 500,
+                     "reliance effect on willingness": 3, "need effect on willingness": 3},
+}
+
+
+def run_problems(frame: pd.DataFrame, info) -> list[str]:
+    """What is wrong with one run: non-finite values, values outside declared bounds, negative stocks."""
+    problems = []
+    for name in frame.columns:
+        x = frame[name].to_numpy(float)
+        var = info.variables[name]
+        if not np.all(np.isfinite(x)):
+            problems.append(f"{name}: NaN or inf from {frame.index[~np.isfinite(x)][0]:g}")
+            continue
+        low = var.low if var.low is not None else (0.0 if var.kind == "stock" else None)
+        if low is not None and x.min() < low - BOUND_SLACK:
+            problems.append(f"{name}: {x.min():.4g} below {low:g} at {frame.index[int(np.argmin(x))]:g}")
+        if var.high is not None and x.max() > var.high + BOUND_SLACK:
+            problems.append(f"{name}: {x.max():.4g} above {var.high:g} at {frame.index[int(np.argmax(x))]:g}")
+    return problems
+
+
+def extremes(scenario, engine: str | None = None, names=None) -> list[TestResult]:
+    """Run every extreme condition (one batch) and judge each run.
+
+    A run passes when it completes, every value is finite, every variable with a declared
+    range stays in it (the 0-1 indices among them) and every stock is non-negative.
+    """
+    info = model_info(scenario.model)
+    samples = extreme_samples(scenario, names)
+    outputs = [v.name for v in info.variables.values() if v.kind in ("stock", "auxiliary")]
+    frames = _batch_frames(scenario, samples, outputs, engine or default_engine())
+    rows = []
+    for label in samples.index:
+        got = frames[label]
+        problems = [got] if isinstance(got, str) else run_problems(got, info)
+        rows.append(TestResult("extremes", label, not problems, {"problems": problems},
+                               "; ".join(problems[:2]) or "finite, in range, stocks >= 0"))
+    return rows
+
+
+def _batch_frames(scenario, samples: pd.DataFrame, outputs, engine: str) -> dict:
+    """Run label -> trajectories, or the error message of a run that failed.
+
+    The whole table goes through one :func:`simulate_batch` call; only when that fails are
+    the runs repeated one by one to find which failed.
+    """
+    from defdip.engines.simulate import simulate_batch
+
+    def frames_of(ds, labels):
+        time = pd.Index(np.asarray(ds["time"], float), name="time")
+        return {label: pd.DataFrame({v: np.asarray(ds[v].isel(run=i), float) for v in outputs}, index=time)
+                for i, label in enumerate(labels)}
+
+    try:
+        return frames_of(simulate_batch(scenario, samples, outputs=outputs, engine=engine), samples.index)
+    except Exception:  # noqa: BLE001 - find the failing runs, reported below, not swallowed
+        out = {}
+        for label in samples.index:
+            try:
+                out.update(frames_of(simulate_batch(scenario, samples.loc[[label]], outputs=outputs,
+                                                    engine=engine), [label]))
+            except Exception as exc:  # noqa: BLE001 - a failing run is the finding
+                out[label] = f"run failed: {type(exc).__name__}: {exc}"
+        return out
+
+
+# --- everything at once ------------------------------------------------------------------------
+
+PARTS = ("checks", "convergence", "extremes", "reproduction", "units")
+
+
+def validate_all(scenario, checks_path, engine: str | None = None, skip=()) -> tuple[list[TestResult], object]:
+    """Every test ``defdip validate`` runs, minus ``skip``; also the scenario's trajectories.
+
+    Returns
+    -------
+    (list of TestResult, pandas.DataFrame)
+    """
+    from defdip.analysis.units import check_units
+    from defdip.engines.simulate import simulate
+    from defdip.validation.checks import load_checks, run_checks
+    from defdip.validation.checks_file import coverage
+
+    engine = engine or default_engine()
+    rows: list[TestResult] = []
+    if "checks" not in skip:
+        checks = load_checks(checks_path, scenario.model)
+        for res in run_checks(checks, scenario, engine):
+            bad = [r for r in res.results if not r.passed]
+            detail = "; ".join(f"{r.predicate.describe()}: {r.detail}" for r in (bad or res.results[:1]))
+            rows.append(TestResult("checks", res.check.name, res.passed,
+                                   {"covers": list(res.check.covers),
+                                    "predicates": [{"predicate": r.predicate.describe(), "passed": r.passed,
+                                                    "observed": r.observed, "detail": r.detail}
+                                                   for r in res.results]}, detail))
+        missing = [c for c, names in coverage(checks, scenario.model).items() if not names]
+        rows.append(TestResult("checks", "every loop and driver covered", not missing, {"uncovered": missing},
+                               f"{len(checks)} checks; uncovered: {', '.join(missing) or 'none'}"))
+    if "convergence" not in skip:
+        rows += convergence(scenario, engine)
+    if "extremes" not in skip:
+        rows += extremes(scenario, engine)
+    frame = simulate(scenario, engine).trajectories
+    if "reproduction" not in skip:
+        rows += reproduction(frame)
+    if "units" not in skip:
+        mismatches = check_units(scenario.model)
+        rows.append(TestResult("units", "dimensional consistency", not mismatches,
+                               {"mismatches": [m.__dict__ for m in mismatches]},
+                               "; ".join(m.message() for m in mismatches[:3]) or "every equation consistent"))
+    return rows, frame
+
+
+def summary_table(rows: list[TestResult]) -> str:
+    """The table ``defdip validate`` prints: one line per test, counts per group."""
+    lines = [f"{'group':<13}{'result':<7}{'test':<58}detail"]
+    extreme = [r for r in rows if r.group == "extremes"]
+    if extreme:  # hundreds of runs: show the failures and one line for the rest
+        passing = [r for r in extreme if r.passed]
+        rows = [r for r in rows if r.group != "extremes" or not r.passed]
+        rows.append(TestResult("extremes", f"{len(passing)} of {len(extreme)} extreme runs", True, {},
+                               "finite, in range, stocks >= 0 (each run in validation.json)"))
+    for r in rows:
+        lines.append(f"{r.group:<13}{'PASS' if r.passed else 'FAIL':<7}{r.name[:57]:<58}{r.detail[:110]}")
+    rows = [r for r in rows if r.group != "extremes"] + extreme
+    groups = dict.fromkeys(r.group for r in rows)
+    counts = ", ".join(f"{g} {sum(r.passed for r in rows if r.group == g)}/{sum(r.group == g for r in rows)}"
+                       for g in groups)
+    failed = sum(not r.passed for r in rows)
+    lines.append(f"passed: {counts}; {'ALL PASS' if not failed else f'{failed} FAILED'}")
+    return "\n".join(lines)
