@@ -7,7 +7,7 @@ An outcome is named by a short spec:
     (``"Strategic Partnership Index@2030"``);
 ``transition year``
     the first time the strategic phase (3) begins and then holds for the run's
-    ``transition persistence`` (same rule as :func:`defdip.analysis.phases.transition_year`);
+    ``transition persistence`` (:func:`defdip.analysis.phases.transition_years`);
     NaN in the tables when it never does;
 ``years in phase K``
     years the run spends in phase K (1, 2 or 3) [Year];
@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defdip.core.case import DEFAULT_PERSISTENCE, PERSISTENCE, PHASE, STRATEGIC
+from defdip.analysis.phases import TOLERANCE, transition_years, values_at, years_in_phase
+from defdip.core.case import DEFAULT_PERSISTENCE, PERSISTENCE, PHASE
 from defdip.core.errors import InputError
 
 KINDS = ("value", "transition", "phase_years", "strategic_by")
 DEFAULT_OUTCOMES = ("transition year", "strategic by 2030", "years in phase 3",
                     "Strategic Partnership Index@2030", "Cooperation Depth@2030", "Reciprocity@2030")
-TOLERANCE = 1e-9  # [Year] slack on "lasted the persistence", as in analysis.transition_year
 _SPEC_HELP = ("NAME@YEAR, 'transition year', 'years in phase K' (K = 1, 2, 3) or "
               "'strategic by YEAR'")
 
@@ -122,73 +122,6 @@ def _available(spec: str, info) -> bool:
     return variable in info.variables
 
 
-def value_at(time: np.ndarray, values: np.ndarray, year: float) -> np.ndarray:
-    """Each run's value at ``year``, linear between saved times; NaN outside the run.
-
-    Parameters
-    ----------
-    time : array (times,) [Year]
-    values : array (runs, times)
-
-    Returns
-    -------
-    numpy.ndarray (runs,)
-    """
-    time = np.asarray(time, float)
-    values = np.asarray(values, float)
-    if year < time[0] - TOLERANCE or year > time[-1] + TOLERANCE:
-        return np.full(values.shape[0], np.nan)
-    exact = np.nonzero(np.abs(time - year) <= TOLERANCE)[0]
-    if len(exact):  # a saved time: the value itself, not an interpolation that may round
-        return values[:, exact[0]].copy()
-    i = int(np.searchsorted(time, year, side="right") - 1)
-    w = (year - time[i]) / (time[i + 1] - time[i])
-    return values[:, i] + w * (values[:, i + 1] - values[:, i])
-
-
-def transition_years(time: np.ndarray, phase: np.ndarray, persistence=DEFAULT_PERSISTENCE,
-                     final_time: float | None = None) -> np.ndarray:
-    """:func:`defdip.analysis.phases.transition_year` for every run at once.
-
-    Parameters
-    ----------
-    time : array (times,) [Year]
-    phase : array (runs, times)
-        Partnership phase.
-    persistence : float or array (runs,) [Year]
-        Minimum unbroken time in phase 3.
-    final_time : float, optional [Year]
-        End of the runs (default: the last saved time).
-
-    Returns
-    -------
-    numpy.ndarray (runs,) [Year]
-        Start of the first persistent strategic stretch; NaN where there is none.
-    """
-    time = np.asarray(time, float)
-    strategic = np.rint(np.asarray(phase, float)) == STRATEGIC
-    runs, n = strategic.shape
-    end = time[-1] if final_time is None else final_time
-    # For every step, the index of the next non-strategic step (n when none): where the
-    # stretch containing that step stops.
-    index = np.where(strategic, n, np.arange(n))
-    next_break = np.minimum.accumulate(index[:, ::-1], axis=1)[:, ::-1]
-    stop = np.append(time, end)[next_break]
-    starts = strategic & np.concatenate([np.ones((runs, 1), bool), ~strategic[:, :-1]], axis=1)
-    persistence = np.broadcast_to(np.asarray(persistence, float), (runs,))[:, None]
-    lasting = starts & (stop - time[None, :] >= persistence - TOLERANCE)
-    first = np.argmax(lasting, axis=1)
-    return np.where(lasting.any(axis=1), time[first], np.nan)
-
-
-def years_in_phase(time: np.ndarray, phase: np.ndarray, which: int, final_time: float | None = None) -> np.ndarray:
-    """Years each run spends in phase ``which`` [Year]; each saved value holds until the next save."""
-    time = np.asarray(time, float)
-    end = time[-1] if final_time is None else final_time
-    held = np.diff(np.append(time, end))
-    return (np.rint(np.asarray(phase, float)) == which) @ held
-
-
 def sentinel(time: np.ndarray, persistence=DEFAULT_PERSISTENCE, final_time: float | None = None):
     """The transition year used for sensitivity indices when a run has none [Year].
 
@@ -223,7 +156,7 @@ def evaluate(outcomes, time: np.ndarray, data: Mapping[str, np.ndarray], persist
     transition = None
     for outcome in outcomes:
         if outcome.kind == "value":
-            out[outcome.spec] = value_at(time, data[outcome.variable], outcome.year)
+            out[outcome.spec] = values_at(time, data[outcome.variable], outcome.year)
             continue
         if outcome.kind == "phase_years":
             out[outcome.spec] = years_in_phase(time, data[PHASE], outcome.phase, final_time)

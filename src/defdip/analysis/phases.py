@@ -17,6 +17,8 @@ from defdip.core.case import (
     STRATEGIC,
 )
 
+TOLERANCE = 1e-9  # [Year] slack on comparisons of times, which fall on saved steps
+
 
 def phase_by_year(time: np.ndarray, phase: np.ndarray) -> dict[int, int]:
     """Phase at mid-year for every whole year the run covers.
@@ -37,7 +39,7 @@ def phase_by_year(time: np.ndarray, phase: np.ndarray) -> dict[int, int]:
     years = range(int(np.ceil(time[0])), int(np.floor(time[-1] - 0.5)) + 1)
     out = {}
     for year in years:
-        idx = np.searchsorted(time, year + 0.5 + 1e-9, side="right") - 1
+        idx = np.searchsorted(time, year + 0.5 + TOLERANCE, side="right") - 1
         out[year] = int(round(float(phase[idx])))
     return out
 
@@ -49,50 +51,89 @@ def phase_changes(time: np.ndarray, phase: np.ndarray) -> list[dict]:
     return [{"year": float(time[i]), "from": int(phase[i - 1]), "to": int(phase[i])} for i in changed]
 
 
-def transition_year(time: np.ndarray, phase: np.ndarray, persistence: float = DEFAULT_PERSISTENCE,
-                    final_time: float | None = None) -> float | None:
-    """First time after which phase 3 holds without a break for at least ``persistence``.
+def values_at(time: np.ndarray, values: np.ndarray, year: float) -> np.ndarray:
+    """Each run's value at ``year``, linear between saved times; NaN outside the run.
 
     Parameters
     ----------
-    time : array [Year]
-        Saved times, increasing.
-    phase : array
-        Partnership phase at those times.
-    persistence : float [Year]
-        Minimum unbroken duration in phase 3.
-    final_time : float, optional [Year]
-        End of the run (default: the last saved time). A stretch still running at the
-        final time counts only if it has already lasted ``persistence``.
+    time : array (times,) [Year]
+    values : array (runs, times)
 
     Returns
     -------
-    float or None
+    numpy.ndarray (runs,)
     """
     time = np.asarray(time, float)
-    strategic = np.rint(np.asarray(phase)) == STRATEGIC
+    values = np.asarray(values, float)
+    if year < time[0] - TOLERANCE or year > time[-1] + TOLERANCE:
+        return np.full(values.shape[0], np.nan)
+    exact = np.nonzero(np.abs(time - year) <= TOLERANCE)[0]
+    if len(exact):  # a saved time: the value itself, not an interpolation that may round
+        return values[:, exact[0]].copy()
+    i = int(np.searchsorted(time, year, side="right") - 1)
+    w = (year - time[i]) / (time[i + 1] - time[i])
+    return values[:, i] + w * (values[:, i + 1] - values[:, i])
+
+
+def transition_years(time: np.ndarray, phase: np.ndarray, persistence=DEFAULT_PERSISTENCE,
+                     final_time: float | None = None) -> np.ndarray:
+    """The transition year of every run: the first time after which phase 3 holds without a break
+    for at least ``persistence``. This is the one definition; :func:`transition_year` is it for one run.
+
+    Parameters
+    ----------
+    time : array (times,) [Year]
+    phase : array (runs, times)
+        Partnership phase.
+    persistence : float or array (runs,) [Year]
+        Minimum unbroken time in phase 3.
+    final_time : float, optional [Year]
+        End of the runs (default: the last saved time).
+
+    Returns
+    -------
+    numpy.ndarray (runs,) [Year]
+        Start of the first persistent strategic stretch; NaN where there is none.
+    """
+    time = np.asarray(time, float)
+    strategic = np.rint(np.asarray(phase, float)) == STRATEGIC
+    runs, n = strategic.shape
     end = time[-1] if final_time is None else final_time
-    i, n = 0, len(time)
-    while i < n:
-        if not strategic[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and strategic[j + 1]:
-            j += 1
-        stop = time[j + 1] if j + 1 < n else end
-        if stop - time[i] >= persistence - 1e-9:
-            return float(time[i])
-        i = j + 1
-    return None
+    # For every step, the index of the next non-strategic step (n when none): where the
+    # stretch containing that step stops.
+    index = np.where(strategic, n, np.arange(n))
+    next_break = np.minimum.accumulate(index[:, ::-1], axis=1)[:, ::-1]
+    stop = np.append(time, end)[next_break]
+    starts = strategic & np.concatenate([np.ones((runs, 1), bool), ~strategic[:, :-1]], axis=1)
+    persistence = np.broadcast_to(np.asarray(persistence, float), (runs,))[:, None]
+    lasting = starts & (stop - time[None, :] >= persistence - TOLERANCE)
+    first = np.argmax(lasting, axis=1)
+    return np.where(lasting.any(axis=1), time[first], np.nan)
+
+
+def years_in_phase(time: np.ndarray, phase: np.ndarray, which: int, final_time: float | None = None) -> np.ndarray:
+    """Years each run spends in phase ``which`` [Year]; each saved value holds until the next save."""
+    time = np.asarray(time, float)
+    end = time[-1] if final_time is None else final_time
+    held = np.diff(np.append(time, end))
+    return (np.rint(np.asarray(phase, float)) == which) @ held
+
+
+def transition_year(time: np.ndarray, phase: np.ndarray, persistence: float = DEFAULT_PERSISTENCE,
+                    final_time: float | None = None) -> float | None:
+    """:func:`transition_years` of one run [Year]; ``None`` when phase 3 never lasts ``persistence``.
+
+    A stretch still running at ``final_time`` (default: the last saved time) counts only if it
+    has already lasted ``persistence``.
+    """
+    year = transition_years(time, np.asarray(phase, float)[None, :], persistence, final_time)[0]
+    return None if np.isnan(year) else float(year)
 
 
 def value_at(frame: pd.DataFrame, column: str, year: float) -> float | None:
-    """Linear interpolation of a column at a time; ``None`` outside the run."""
-    time = frame.index.to_numpy(float)
-    if year < time[0] - 1e-9 or year > time[-1] + 1e-9:
-        return None
-    return float(np.interp(year, time, frame[column].to_numpy(float)))
+    """:func:`values_at` of one column of a run's trajectories; ``None`` outside the run."""
+    value = values_at(frame.index.to_numpy(float), frame[column].to_numpy(float)[None, :], year)[0]
+    return None if np.isnan(value) else float(value)
 
 
 def summarise(frame: pd.DataFrame, scenario_name: str, indicators=KEY_INDICATORS,

@@ -17,6 +17,7 @@ from pathlib import Path
 import networkx as nx
 
 from defdip.core.model import load_model, model_info
+from defdip.core.names import canonical
 
 KINDS = ("stock", "flow", "auxiliary", "constant")
 POLARITY = {"R": "reinforcing", "B": "balancing"}
@@ -171,7 +172,7 @@ def _chain(text: str) -> list[str]:
     pieces = [" ".join(p.split()) for p in _ARROW.split(text)]
     pieces[-1] = re.split(r"[.,;]", pieces[-1], maxsplit=1)[0].strip()
     chain = [p for p in pieces if p]
-    if len(chain) > 1 and _key(chain[-1]) == _key(chain[0]):
+    if len(chain) > 1 and canonical(chain[-1]) == canonical(chain[0]):
         chain.pop()
     return chain
 
@@ -189,19 +190,19 @@ def resolve_chain(graph: nx.DiGraph, chain: list[str]) -> list[list[str]]:
     stands for each of them. An element that matches nothing stays as written,
     so that the links through it are reported missing.
     """
-    index = {_key(n): n for n in graph}
+    index = {canonical(n): n for n in graph}
     return [_split_names(element, index) or [element] for element in chain]
 
 
 def _split_names(text: str, index: dict[str, str]) -> list[str] | None:
-    if _key(text) in index:
-        return [index[_key(text)]]
+    if canonical(text) in index:
+        return [index[canonical(text)]]
     for match in re.finditer(r"\s+and\s+", text):
         head, tail = text[:match.start()], text[match.end():]
-        if _key(head) in index:
+        if canonical(head) in index:
             rest = _split_names(tail, index)
             if rest:
-                return [index[_key(head)]] + rest
+                return [index[canonical(head)]] + rest
     return None
 
 
@@ -235,10 +236,6 @@ def check_loops(graph: nx.DiGraph, loops: dict[str, list[str]]) -> dict[str, lis
     return missing
 
 
-def _key(name: str) -> str:
-    return " ".join(name.split()).lower()
-
-
 # --------------------------------------------------------------------------
 # The key structure: stocks and loop variables, the rest collapsed
 
@@ -264,9 +261,9 @@ def key_structure(graph: nx.DiGraph, loops: dict[str, list[str]], extra=()) -> n
         ``"info"``, and ``loops`` lists the codes of the loops whose documented
         links run along it (shortest route between consecutive loop variables).
     """
-    index = {_key(n): n for n in graph}
+    index = {canonical(n): n for n in graph}
     keep = {n for n, kind in graph.nodes(data="kind") if kind == "stock"}
-    keep |= {index[_key(n)] for n in extra if _key(n) in index}
+    keep |= {index[canonical(n)] for n in extra if canonical(n) in index}
     chains = {label: resolve_chain(graph, chain) for label, chain in loops.items()}
     for nodes in chains.values():
         keep |= {n for element in nodes for n in element if n in graph}

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from defdip.analysis.phases import value_at
+from defdip.analysis.phases import value_at, years_in_phase
 from defdip.core.case import EVENT_CONSTANTS, INDICATOR_YEARS, KEY_INDICATORS, PHASE
 from defdip.core.errors import InputError
 from defdip.core.model import DEFAULT_MODEL, ModelInfo, model_info
@@ -368,15 +368,21 @@ def build_comparison(runs: list[ComparedRun], variables=None, reference: str | N
 
 
 def run_metrics(run: ComparedRun, variables, years=TABLE_YEARS) -> dict:
-    """A run's metrics from its summary: transition year, years per phase, cumulative value, indicators.
+    """A run's metrics: transition year, years in each phase, cumulative value, indicators.
+
+    Years in a phase are integrated time (each saved value holds until the next save), the same
+    rule as the sweep outcome ``years in phase K``.
 
     Indicators the summary does not hold (a ``--vars`` choice) are read from the
     trajectories with :func:`defdip.analysis.phases.value_at`, as the summary itself does.
     """
     summary = run.summary
-    phases = [int(p) for p in summary.get("phase_by_year", {}).values()]
     out = {"transition_year": _number(summary.get("transition_year"))}
-    out.update({f"years_phase_{p}": float(phases.count(p)) if phases else math.nan for p in PHASES})
+    frame = run.trajectories
+    for p in PHASES:  # integrated time in each phase, as the sweep's "years in phase K" outcome
+        out[f"years_phase_{p}"] = (float(years_in_phase(frame.index.to_numpy(float),
+                                                        frame[PHASE].to_numpy(float)[None, :], p)[0])
+                                   if PHASE in frame else math.nan)
     out["cumulative_ri_value_2010_2024"] = _number(summary.get("cumulative_ri_value_2010_2024"))
     for name in variables:
         stored = summary.get("indicators", {}).get(name, {})

@@ -20,20 +20,27 @@ def table_text(table: pd.DataFrame, variables, reference: str, years=TABLE_YEARS
     Differences from the reference are shown in brackets (``-`` where a side has no value).
     """
     width = max(len("scenario"), *(len(n) + 2 for n in table.index))
+    overview = [("transition", "transition_year"), ("yrs ph1", "years_phase_1"), ("yrs ph2", "years_phase_2"),
+                ("yrs ph3", "years_phase_3"), ("cum R->I 2010-24", "cumulative_ri_value_2010_2024")]
     blocks = [_block(table, width, reference, "Overview",
-                     [("transition", "transition_year", ".2f"), ("yrs ph1", "years_phase_1", ".0f"),
-                      ("yrs ph2", "years_phase_2", ".0f"), ("yrs ph3", "years_phase_3", ".0f"),
-                      ("cum R->I 2010-24", "cumulative_ri_value_2010_2024", ".1f")])]
+                     [(head, col, metric_format(col, table[col])) for head, col in overview])]
     for name in variables:
         columns = [f"{name} {y}" for y in years]
-        blocks.append(_block(table, width, reference, name, [(str(y), c, _format_for(table[columns])) for y, c in
-                                                             zip(years, columns)]))
+        blocks.append(_block(table, width, reference, name,
+                             [(str(y), c, metric_format(c, table[columns])) for y, c in zip(years, columns)]))
     return "\n\n".join(blocks)
 
 
-def _format_for(values: pd.DataFrame) -> str:
-    """Whole numbers without decimals, small values to three decimals, large ones to one."""
-    finite = values.to_numpy(float)
+def metric_format(metric: str, values) -> str:
+    """The format spec of a metrics-table column, for text and HTML alike.
+
+    Years (transition year, years in a phase) to two decimals (saved steps are quarters);
+    otherwise whole numbers without decimals, values below 10 to three decimals, larger ones
+    to one. ``values`` are the numbers shown together (a column or an indicator's block).
+    """
+    if metric.startswith(("transition_year", "years_phase")):
+        return ".2f"
+    finite = np.asarray(values, float).ravel()
     finite = finite[np.isfinite(finite)]
     if finite.size and np.allclose(finite, np.rint(finite)):
         return ".0f"
@@ -41,7 +48,8 @@ def _format_for(values: pd.DataFrame) -> str:
 
 
 def _block(table: pd.DataFrame, width: int, reference: str, title: str, columns) -> str:
-    cells = {name: [_cell(table.at[name, col], table.at[name, f"{col} diff"], fmt, name == reference)
+    cells = {name: [_cell(table.at[name, col], table.at[name, f"{col} diff"], fmt, name == reference,
+                          "none" if col == "transition_year" else "-")
                     for _, col, fmt in columns] for name in table.index}
     widths = [max(len(head), *(len(c[i]) for c in cells.values())) for i, (head, _, _) in enumerate(columns)]
     lines = [title, f"{'scenario':<{width}}  " + "  ".join(f"{h:>{w}}" for (h, _, _), w in zip(columns, widths))]
@@ -51,9 +59,9 @@ def _block(table: pd.DataFrame, width: int, reference: str, title: str, columns)
     return "\n".join(lines)
 
 
-def _cell(value, diff, fmt: str, is_reference: bool) -> str:
+def _cell(value, diff, fmt: str, is_reference: bool, missing: str = "-") -> str:
     if value is None or math.isnan(value):
-        text = "none" if fmt == ".2f" else "-"
+        text = missing
     else:
         text = format(value, fmt)
     if is_reference:

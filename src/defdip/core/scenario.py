@@ -27,14 +27,14 @@ from defdip.core.model import ModelInfo, model_info
 from defdip.core.scenario_file import (
     TIME_CONTROLS,
     TIME_KEYS,
-    _bounded,
-    _constant,
-    _merge,
-    _model_of,
-    _parse_layer,
-    _read_chain,
-    _time_problem,
-    _uncertainty_problem,
+    bounded,
+    constant,
+    merge,
+    model_of,
+    parse_layer,
+    read_chain,
+    time_problem,
+    uncertainty_problem,
 )
 
 DEFAULT_OUTPUTS = ("Cooperation Depth", "Reciprocity", "Strategic Partnership Index",
@@ -51,7 +51,7 @@ class TimeSettings:
     saveper: float
 
     def __post_init__(self):
-        problem = _time_problem(self.start, self.end, self.dt, self.saveper)
+        problem = time_problem(self.start, self.end, self.dt, self.saveper)
         if problem:
             raise InputError(f"time.{problem[0]}: {problem[1]}")
 
@@ -79,7 +79,7 @@ class Uncertainty:
     mode: float | None = None
 
     def __post_init__(self):
-        problem = _uncertainty_problem(self.dist, self.low, self.high, self.mode)
+        problem = uncertainty_problem(self.dist, self.low, self.high, self.mode)
         if problem:
             raise InputError(f"uncertainties.{self.name}.{problem[0]}: {problem[1]}")
 
@@ -168,8 +168,8 @@ class Scenario:
         constants, series = dict(self.constants), dict(self.series)
         for name, value in sets.items():
             key = f"{where} {name}"
-            var = _constant(info, name, key)
-            constants[var.name] = _bounded(var, value, key)
+            var = constant(info, name, key)
+            constants[var.name] = bounded(var, value, key)
             series.pop(var.name, None)
         return replace(self, constants=constants, series=series)
 
@@ -216,11 +216,11 @@ def load_scenario(path) -> Scenario:
     InputError
         For anything the file gets wrong; nothing is checked later.
     """
-    chain = _read_chain(Path(path), ())
+    chain = read_chain(Path(path), ())
     file, raw = chain[-1]
-    info = _model_of(chain)
-    layers = [_parse_layer(f, r, info) for f, r in chain]
-    merged = _merge(layers)
+    info = model_of(chain)
+    layers = [parse_layer(f, r, info) for f, r in chain]
+    merged = merge(layers)
     outputs = merged.get("outputs")
     if outputs is None:
         outputs = tuple(n for n in DEFAULT_OUTPUTS if n in info.variables)
@@ -243,7 +243,7 @@ def _time_settings(given: Mapping[str, float], info: ModelInfo, file: str) -> Ti
     follows_dt = info.variables["SAVEPER"].equation.strip().lower() == "time step"
     if "saveper" not in given and "dt" in given and follows_dt:
         values["saveper"] = values["dt"]
-    problem = _time_problem(**values)
+    problem = time_problem(**values)
     if problem:
         raise InputError(f"{file}: time.{problem[0]}: {problem[1]}")
     return TimeSettings(**values)

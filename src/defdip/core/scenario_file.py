@@ -18,9 +18,9 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from defdip.core.errors import InputError
+from defdip.core.strict_yaml import describe, read_mapping
 from defdip.core.model import (
     DEFAULT_MODEL,
     ModelInfo,
@@ -41,7 +41,7 @@ REL_TOL = 1e-9  # relative tolerance on "is a whole number of steps"
 
 # --- consistency checks (also run by the dataclasses in defdip.core.scenario) ----------------------
 
-def _time_problem(start: float, end: float, dt: float, saveper: float) -> tuple[str, str] | None:
+def time_problem(start: float, end: float, dt: float, saveper: float) -> tuple[str, str] | None:
     """The first inconsistency among the time settings as ``(key, message)``, else ``None``."""
     if end <= start:
         return "end", f"end ({end:g}) must be after start ({start:g})"
@@ -60,7 +60,7 @@ def _is_whole(quotient: float, at_least: int) -> bool:
     return nearest >= at_least and abs(quotient - nearest) <= REL_TOL * abs(quotient)
 
 
-def _uncertainty_problem(dist: str, low: float, high: float,
+def uncertainty_problem(dist: str, low: float, high: float,
                          mode: float | None) -> tuple[str, str] | None:
     """The first inconsistency in an uncertainty as ``(key, message)``, else ``None``."""
     if dist not in DISTRIBUTIONS:
@@ -80,54 +80,11 @@ def _uncertainty_problem(dist: str, low: float, high: float,
 
 # --- reading files ----------------------------------------------------------------------------
 
-class _StrictLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a number."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable: let SafeLoader report it
-            break
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-# YAML 1.1 reads 1e-3 (no dot) as a string; accept it as a number like YAML 1.2 does.
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
-
-
 def _read_yaml(file: Path) -> dict:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file}: scenario file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{file}: cannot read the scenario file: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{file}{line}: YAML syntax error: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{file}: YAML syntax error: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{file}: the top level must be a mapping with keys among "
-                         f"{', '.join(TOP_KEYS)}; got {_kind(data)}")
-    return data
+    return read_mapping(file, "scenario file", TOP_KEYS)
 
 
-def _read_chain(file: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict]]:
+def read_chain(file: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict]]:
     """The file and its ``extends`` ancestors, oldest ancestor first."""
     raw = _read_yaml(file)
     _check_keys(raw, TOP_KEYS, f"{file}: ")
@@ -140,10 +97,10 @@ def _read_chain(file: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict]]:
         raise InputError(f"{file}: extends: cycle in extends: {names}")
     if not parent.is_file():
         raise InputError(f"{file}: extends: file not found: {parent}")
-    return _read_chain(parent, chain) + [(file, raw)]
+    return read_chain(parent, chain) + [(file, raw)]
 
 
-def _model_of(chain: list[tuple[Path, dict]]) -> ModelInfo:
+def model_of(chain: list[tuple[Path, dict]]) -> ModelInfo:
     """The model named by the last file in the chain that names one, else the project model."""
     for file, raw in reversed(chain):
         if "model" in raw:
@@ -160,7 +117,7 @@ def _model_of(chain: list[tuple[Path, dict]]) -> ModelInfo:
 
 # --- one file ---------------------------------------------------------------------------------
 
-def _parse_layer(file: Path, raw: dict, info: ModelInfo) -> dict:
+def parse_layer(file: Path, raw: dict, info: ModelInfo) -> dict:
     """One file's settings, checked and with names resolved; only the keys it gives."""
     at = f"{file}: "
     layer: dict[str, Any] = {}
@@ -186,10 +143,10 @@ def _section(raw: dict, key: str, at: str, allowed: tuple[str, ...] | None = Non
     if value is None:  # an empty section, as in ``constants:`` with nothing under it
         return {}
     if not isinstance(value, dict):
-        raise InputError(f"{at}{key}: expected a mapping, got {_kind(value)}")
+        raise InputError(f"{at}{key}: expected a mapping, got {describe(value)}")
     for name in value:
         if not isinstance(name, str):
-            raise InputError(f"{at}{key}.{name}: keys must be strings, got {_kind(name)}")
+            raise InputError(f"{at}{key}.{name}: keys must be strings, got {describe(name)}")
     if allowed is not None:
         _check_keys(value, allowed, f"{at}{key}.")
     return value
@@ -198,15 +155,15 @@ def _section(raw: dict, key: str, at: str, allowed: tuple[str, ...] | None = Non
 def _constants(section: dict, info: ModelInfo, at: str) -> dict[str, float]:
     out = {}
     for name, value in section.items():
-        var = _constant(info, name, at + name)
-        out[_once(out, var, at + name)] = _bounded(var, value, at + name)
+        var = constant(info, name, at + name)
+        out[_once(out, var, at + name)] = bounded(var, value, at + name)
     return out
 
 
 def _all_series(section: dict, info: ModelInfo, at: str) -> dict[str, tuple]:
     out = {}
     for name, points in section.items():
-        var = _constant(info, name, at + name)
+        var = constant(info, name, at + name)
         out[_once(out, var, at + name)] = _series(var, points, at + name)
     return out
 
@@ -214,17 +171,17 @@ def _all_series(section: dict, info: ModelInfo, at: str) -> dict[str, tuple]:
 def _series(var: Variable, points: Any, where: str) -> tuple[tuple[float, float], ...]:
     if not isinstance(points, list) or not points:
         raise InputError(f"{where}: expected a list of [year, value] pairs with at least one "
-                         f"pair, got {_kind(points)}")
+                         f"pair, got {describe(points)}")
     out = []
     for i, pair in enumerate(points):
         at = f"{where}[{i}]"
         if not isinstance(pair, list) or len(pair) != 2:
-            raise InputError(f"{at}: expected a [year, value] pair, got {_kind(pair)}")
+            raise InputError(f"{at}: expected a [year, value] pair, got {describe(pair)}")
         year = _number(pair[0], at + " year")
         if out and year <= out[-1][0]:
             raise InputError(f"{at}: years must be strictly increasing; {year:g} follows "
                              f"{out[-1][0]:g}")
-        out.append((year, _bounded(var, pair[1], at + " value")))
+        out.append((year, bounded(var, pair[1], at + " value")))
     return tuple(out)
 
 
@@ -232,10 +189,10 @@ def _uncertainties(section: dict, info: ModelInfo, at: str) -> dict[str, dict[st
     out = {}
     for name, spec in section.items():
         where = at + name
-        var = _constant(info, name, where)
+        var = constant(info, name, where)
         if not isinstance(spec, dict):
             raise InputError(f"{where}: expected a mapping with keys among "
-                             f"{', '.join(UNCERTAINTY_KEYS)}, got {_kind(spec)}")
+                             f"{', '.join(UNCERTAINTY_KEYS)}, got {describe(spec)}")
         _check_keys(spec, UNCERTAINTY_KEYS, where + ".")
         out[_once(out, var, where)] = _uncertainty(var, spec, where)
     return out
@@ -248,10 +205,10 @@ def _uncertainty(var: Variable, spec: dict, where: str) -> dict[str, Any]:
             raise InputError(f"{where}: missing key {key!r}; needs dist, low and high "
                              "(and mode for triangular)")
     dist = _string(spec["dist"], where + ".dist")
-    low = _bounded(var, spec["low"], where + ".low")
-    high = _bounded(var, spec["high"], where + ".high")
+    low = bounded(var, spec["low"], where + ".low")
+    high = bounded(var, spec["high"], where + ".high")
     mode = _number(spec["mode"], where + ".mode") if "mode" in spec else None
-    problem = _uncertainty_problem(dist, low, high, mode)
+    problem = uncertainty_problem(dist, low, high, mode)
     if problem:
         raise InputError(f"{where}.{problem[0]}: {problem[1]}")
     return {"name": var.name, "dist": dist, "low": low, "high": high, "mode": mode}
@@ -259,7 +216,7 @@ def _uncertainty(var: Variable, spec: dict, where: str) -> dict[str, Any]:
 
 def _outputs(value: Any, info: ModelInfo, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{where}: expected a list of variable names, got {_kind(value)}")
+        raise InputError(f"{where}: expected a list of variable names, got {describe(value)}")
     names: list[str] = []
     for item in value:
         name = info.resolve(item, where=f"{where}.{item}").name
@@ -278,7 +235,7 @@ def _refuse_overlap(layer: dict, at: str) -> None:
 
 # --- values and names -------------------------------------------------------------------------
 
-def _constant(info: ModelInfo, name: str, where: str) -> Variable:
+def constant(info: ModelInfo, name: str, where: str) -> Variable:
     """The model constant called ``name`` (case and spacing forgiven)."""
     try:
         var = info.resolve(name)
@@ -299,13 +256,13 @@ def _once(seen: Mapping[str, Any], var: Variable, where: str) -> str:
 
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where}: expected a number, got {_kind(value)}")
+        raise InputError(f"{where}: expected a number, got {describe(value)}")
     if not math.isfinite(value):
         raise InputError(f"{where}: expected a finite number, got {value}")
     return float(value)
 
 
-def _bounded(var: Variable, value: Any, where: str) -> float:
+def bounded(var: Variable, value: Any, where: str) -> float:
     """``value`` as a float, refused outside the constant's declared range."""
     x = _number(value, where)
     if (var.low is not None and x < var.low) or (var.high is not None and x > var.high):
@@ -317,7 +274,7 @@ def _bounded(var: Variable, value: Any, where: str) -> float:
 
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise InputError(f"{where}: expected a string, got {_kind(value)}")
+        raise InputError(f"{where}: expected a string, got {describe(value)}")
     return value
 
 
@@ -336,16 +293,9 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], at: str) -> None:
             raise InputError(f"{at}{key}: unknown key{hint} (allowed: {', '.join(allowed)})")
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
 # --- merging ----------------------------------------------------------------------------------
 
-def _merge(layers: list[dict]) -> dict:
+def merge(layers: list[dict]) -> dict:
     """Later layers over earlier ones: key by key inside sections, whole for the rest.
 
     The file's own ``name`` is not inherited; the caller takes it from the file itself.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import networkx as nx
 
+from defdip.core.names import canonical
 from defdip.analysis.structure import (
-    _key,
     causal_graph,
     key_structure,
     loop_polarity,
@@ -86,8 +86,8 @@ def structure_layout(nodes) -> dict[str, tuple[float, float]]:
     """Positions [figure inches] of the key variables: the hand layout, unknown names on a row below."""
     pos, unknown = {}, []
     for n in nodes:
-        if _key(n) in _POSITIONS:
-            pos[n] = _POSITIONS[_key(n)]
+        if canonical(n) in _POSITIONS:
+            pos[n] = _POSITIONS[canonical(n)]
         else:
             unknown.append(n)
     for i, n in enumerate(sorted(unknown)):

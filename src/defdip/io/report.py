@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from defdip.compare.text import metric_format
+
 SECTIONS = ("section-scenarios", "section-figures", "section-table", "section-timeline",
             "section-structure", "section-sweep")
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -64,16 +66,11 @@ def _figure(path: Path, alt: str, caption: str = "") -> str:
     return f'<figure><img src="{data_uri(path)}" alt="{html.escape(alt)}">{cap}</figure>'
 
 
-def _fmt(value, metric: str = "") -> str:
-    """A table number: years to two decimals, counts whole, others to three decimals (one above 100)."""
+def _fmt(value, fmt: str) -> str:
+    """A table number in the format :func:`defdip.compare.text.metric_format` chose for its row."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "&ndash;"
-    value = float(value)
-    if metric.startswith("transition_year"):
-        return f"{value:.2f}"
-    if metric.startswith("years_phase") or value == round(value):
-        return f"{value:.0f}"
-    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
+    return format(float(value), fmt)
 
 
 def scenarios_html(comparison) -> str:
@@ -108,19 +105,20 @@ def metrics_html(table: pd.DataFrame, reference: str) -> str:
                    for n in table.index)
     rows = []
     for metric in metrics:
+        fmt = metric_format(metric, table[metric])  # the row shares one format, as in the text table
         cells = []
         for name in table.index:
             value, diff = table.at[name, metric], table.at[name, f"{metric} diff"]
-            extra = "" if name == reference else f' <span class="diff">({_signed(diff, metric)})</span>'
-            cells.append(f"<td>{_fmt(value, metric)}{extra}</td>")
+            extra = "" if name == reference else f' <span class="diff">({_signed(diff, fmt)})</span>'
+            cells.append(f"<td>{_fmt(value, fmt)}{extra}</td>")
         rows.append(f'<tr><th class="text">{html.escape(metric.replace("_", " "))}</th>{"".join(cells)}</tr>')
     return f'<div class="wide"><table><tr><th class="text">metric</th>{head}</tr>{"".join(rows)}</table></div>'
 
 
-def _signed(value, metric: str = "") -> str:
+def _signed(value, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "&ndash;"
-    return ("+" if value > 0 else "") + _fmt(value, metric)
+    return ("+" if value > 0 else "") + _fmt(value, fmt)
 
 
 def sweep_html(sweep_dir: Path | None) -> str:

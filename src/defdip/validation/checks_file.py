@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from defdip.core.errors import InputError
+from defdip.core.strict_yaml import read_mapping
 from defdip.core.model import DEFAULT_MODEL, model_info, unknown_name_message
 
 TOP_KEYS = ("checks",)
@@ -156,12 +157,8 @@ def load_checks(path, model: Path = DEFAULT_MODEL) -> tuple[Check, ...]:
     InputError
         Naming the file, the check and the key, with "did you mean" for names.
     """
-    from defdip.core.scenario_file import (
-        _read_yaml,  # the strict loader: duplicate keys refused
-    )
-
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_mapping(path, "checks file", TOP_KEYS)
     _keys(raw, TOP_KEYS, f"{path}: ")
     items = raw.get("checks")
     if not isinstance(items, list) or not items:
