@@ -26,7 +26,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from defdip.analysis.loops import link_effects
 from defdip.analysis.micmac import ImpactMatrix, micmac
+from defdip.analysis.structure import causal_graph
 from defdip.core.errors import InputError
 from defdip.core.model import unknown_name_message
 
@@ -94,7 +96,6 @@ def read_mapping(path: Path, matrix: ImpactMatrix, info) -> Mapping:
 
 def model_graph(model_path: Path, mapping: Mapping) -> nx.DiGraph:
     """The causal graph without constants, plus the constants the mapping names."""
-    from defdip.analysis.structure import causal_graph
 
     full = causal_graph(model_path, include_constants=True)
     keep = [n for n, kind in full.nodes(data="kind") if kind != "constant" or n in mapping.model_variables]
@@ -357,7 +358,6 @@ def experts_vs_model(matrix: ImpactMatrix, mapping: Mapping, model_path: Path,
     Link strengths come from one run of the model (its own constants, or
     ``params``) through :func:`defdip.analysis.loops.link_effects`.
     """
-    from defdip.analysis.loops import link_effects
 
     graph = model_graph(model_path, mapping)
     effects = link_effects(model_path, params=params, graph=graph)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from defdip.analysis.structure import causal_graph, named_loops, resolve_chain
 from defdip.core.errors import InputError
+from defdip.core.model import load_model
 
 SAMPLES = 101            # sample times along the run, evenly spaced
 MAX_LENGTH = 16          # default bound on loop length [links]; R1 of the shipped model has 15
@@ -163,7 +164,6 @@ def link_effects(model_path: Path, params: dict | None = None, graph: nx.DiGraph
     """
     from pysd.py_backend.output import ModelOutput
 
-    from defdip.core.model import load_model
 
     graph = causal_graph(model_path) if graph is None else graph
     model = load_model(model_path)

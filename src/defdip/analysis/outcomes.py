@@ -26,7 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defdip.analysis.phases import TOLERANCE, transition_years, values_at, years_in_phase
+from defdip.analysis.phases import (
+    TOLERANCE,
+    transition_years,
+    values_at,
+    years_in_phase,
+)
 from defdip.core.case import DEFAULT_PERSISTENCE, PERSISTENCE, PHASE
 from defdip.core.errors import InputError
 

@@ -39,15 +39,9 @@ def register(subparsers) -> None:
 
 
 def _engine(name):
-    from defdip.core.errors import InputError
-    from defdip.engines.simulate import ENGINES
-    from defdip.validation.validate import default_engine
+    from defdip.engines.simulate import check_engine
 
-    if name is None:
-        return default_engine()
-    if name not in ENGINES:
-        raise InputError(f"--engine: unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
-    return name
+    return check_engine(name)
 
 
 def _scenario(path, model):

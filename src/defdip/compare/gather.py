@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from defdip.analysis.phases import value_at, years_in_phase
+from defdip.analysis.phases import summary_of, value_at, years_in_phase
 from defdip.core.case import EVENT_CONSTANTS, INDICATOR_YEARS, KEY_INDICATORS, PHASE
 from defdip.core.errors import InputError
 from defdip.core.model import DEFAULT_MODEL, ModelInfo, model_info
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import simulate
 
 RESULT_FILES = ("trajectories.csv", "summary.json", "manifest.json")
 TABLE_YEARS = tuple(y for y in INDICATOR_YEARS if y >= 2025)
@@ -139,7 +141,6 @@ def gather_runs(paths, engine: str = "pysd") -> list[ComparedRun]:
     InputError
         For a missing path, a folder that is not a result folder, or a bad scenario file.
     """
-    from defdip.core.scenario import load_scenario
 
     if not paths:
         raise InputError("compare: give at least one scenario file or result folder")
@@ -159,8 +160,6 @@ def gather_runs(paths, engine: str = "pysd") -> list[ComparedRun]:
 
 def run_from_scenario(scenario, engine: str = "pysd") -> ComparedRun:
     """Simulate a scenario and wrap it with its summary."""
-    from defdip.engines.simulate import simulate
-    from defdip.analysis.phases import summary_of
 
     result = simulate(scenario, engine)
     return from_result(result, summary_of(result))

@@ -11,11 +11,15 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import load_model, model_info
 from defdip.core.scenario import Scenario
+from defdip.engines.ensemble import EnsembleModel, Timing
 
 ENGINES = ("pysd", "ensemble")
+# The engine for many runs at once (sweeps, checks, calibration): the vectorised one.
+DEFAULT_BATCH_ENGINE = "ensemble"
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def simulate(scenario: Scenario, engine: str = "pysd") -> RunResult:
     -------
     RunResult
     """
-    _check_engine(engine)
+    check_engine(engine)
     started = _time.perf_counter()
     trajectories = _run_pysd(scenario) if engine == "pysd" else _run_ensemble_single(scenario)
     return RunResult(scenario, trajectories, engine, _time.perf_counter() - started)
@@ -79,9 +83,26 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
     return frame[[c for c in columns if c in frame.columns]]
 
 
-def _check_engine(engine: str) -> None:
+def check_engine(engine: str | None) -> str:
+    """The engine to use: ``engine``, or :data:`DEFAULT_BATCH_ENGINE` when ``None``.
+
+    Raises
+    ------
+    InputError
+        For a name not in :data:`ENGINES`.
+    """
+    if engine is None:
+        return DEFAULT_BATCH_ENGINE
     if engine not in ENGINES:
         raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    return engine
+
+
+def frames_by_run(ds, variables) -> list[pd.DataFrame]:
+    """The runs of a :func:`simulate_batch` dataset as one trajectory frame each (index ``time``)."""
+    time = pd.Index(np.asarray(ds["time"], float), name="time")
+    values = {v: np.asarray(ds[v].values, float) for v in variables}
+    return [pd.DataFrame({v: values[v][i] for v in variables}, index=time) for i in range(ds.sizes["run"])]
 
 
 def _columns(scenario: Scenario) -> list[str]:
@@ -90,7 +111,6 @@ def _columns(scenario: Scenario) -> list[str]:
 
 
 def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None):
-    from defdip.engines.ensemble import EnsembleModel, Timing
 
     model = EnsembleModel.load(scenario.model)
     t = scenario.time
@@ -138,7 +158,7 @@ def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engi
     import numpy as np
     import xarray as xr
 
-    _check_engine(engine)
+    check_engine(engine)
     outputs = _batch_outputs(scenario, outputs)
     if engine == "ensemble":
         return _batch_ensemble(scenario, samples, outputs)
@@ -187,7 +207,6 @@ def _check_range(var, values) -> None:
 
 
 def _batch_outputs(scenario: Scenario, outputs) -> tuple[str, ...]:
-    from defdip.core.case import KEY_INDICATORS
 
     names = tuple(outputs or scenario.outputs or KEY_INDICATORS)
     info = model_info(scenario.model)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from defdip.compare.gather import event_positions
 from defdip.core.case import PHASE, PHASE_LABELS
 from defdip.figures.plotting import PALETTE, PHASE_COLOURS, new_figure, shade_phases
 
@@ -279,7 +280,6 @@ def comparison_figures(comparison) -> dict:
         ``compare_indicators`` (small multiples), ``compare_differences`` (from the
         reference) and, when the runs have a partnership phase, ``compare_phases``.
     """
-    from defdip.compare.gather import event_positions
 
     styles = run_styles(comparison.names, comparison.reference)
     events = event_positions(comparison)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from defdip.analysis.micmac import classify, strongest_links
 from defdip.figures.plotting import PALETTE, new_figure
 
 CLASS_COLOURS = {"driving": PALETTE[1], "relay": PALETTE[3], "dependent": PALETTE[0],
@@ -32,7 +33,6 @@ def plot_plane(ax, table, which: str = "direct", labels: bool = True):
     -------
     matplotlib.axes.Axes
     """
-    from defdip.analysis.micmac import classify
 
     x = table[f"{which}_dependence"].to_numpy(float)
     y = table[f"{which}_influence"].to_numpy(float)
@@ -159,7 +159,6 @@ def figure_graph(matrix, table, minimum: float | None = None,
     import networkx as nx
     from matplotlib.patches import FancyArrowPatch
 
-    from defdip.analysis.micmac import strongest_links
 
     links = strongest_links(matrix, minimum)
     info = table.set_index("variable")

@@ -17,6 +17,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from defdip.core.case import PHASE
+from defdip.figures.plotting import fill_trajectories, save_figure, trajectory_frame
+
 FORMATS = ("png", "svg")
 
 
@@ -44,7 +47,6 @@ class _Prepared:
 def prepare_run_figure(key: str, time, names: tuple, title: str, outputs: tuple, units: dict,
                        constants: dict, limits: dict | None = None) -> None:
     """Build a run's figure without data and draw its static parts, ahead of the run."""
-    from defdip.figures.plotting import trajectory_frame
 
     fig = trajectory_frame(time, names, title, outputs, units, constants, limits)
     dynamic = [ax for ax in fig.axes if ax.get_autoscaley_on()]
@@ -84,8 +86,6 @@ def draw_run_figure(stem: Path, time, data: dict, title: str, outputs: tuple, un
         Use the figure :func:`prepare_run_figure` built under this key, when there is one:
         its PNG is then composed from the prepared pixels plus the data (blitting).
     """
-    from defdip.core.case import PHASE
-    from defdip.figures.plotting import fill_trajectories, trajectory_frame
 
     prepared = _PREPARED.pop(key, None)
     if prepared is not None and {line.get_label() for ax in prepared.fig.axes for line in ax.get_lines()
@@ -103,7 +103,6 @@ def draw_run_figure(stem: Path, time, data: dict, title: str, outputs: tuple, un
 
 
 def _writer(fig, stem: Path, fmt: str, prepared: _Prepared | None):
-    from defdip.figures.plotting import save_figure
 
     if fmt == "png" and prepared is not None:
         return lambda: _blit_png(prepared, stem.with_suffix(".png"))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import networkx as nx
 
-from defdip.core.names import canonical
 from defdip.analysis.structure import (
     causal_graph,
     key_structure,
@@ -20,6 +19,7 @@ from defdip.analysis.structure import (
     named_loops,
     resolve_chain,
 )
+from defdip.core.names import canonical
 
 INDICATORS = ("Reciprocity", "Cooperation Depth", "Strategic Partnership Index", "Partnership Phase")
 

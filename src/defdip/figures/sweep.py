@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from defdip.analysis.outcomes import persistence_of, sentinel
 from defdip.core.case import PHASE_LABELS
+from defdip.core.model import model_info
 from defdip.figures.plotting import (
     PALETTE,
     PHASE_COLOURS,
@@ -23,6 +25,7 @@ from defdip.figures.plotting import (
     save_figure,
     shade_phases,
 )
+from defdip.sweep.report import default_persistence
 
 FAN_COLOUR = PALETTE[0]
 # Coverage -> (lower, upper) quantile, widest first so narrower bands are drawn on top.
@@ -242,10 +245,8 @@ def figure_transition(years, final_time: float, title: str, time=None, share=Non
 
 def write_figures(folder: Path, plan, stats, experiments, table, trajectories) -> list[Path]:
     """Draw a sweep's figures into ``folder`` (PNG and SVG); returns the stems written."""
-    from defdip.core.model import model_info
 
     units = {n: v.units for n, v in model_info(plan.scenario.model).variables.items()}
-    from defdip.analysis.outcomes import sentinel
 
     none = float(np.max(sentinel(stats["time"].to_numpy(), _persistences(plan), plan.scenario.time.end)))
     kinds = {"transition": f"Year; {none:g} = none", "phase_years": "Year", "strategic_by": "1 yes, 0 no"}
@@ -272,8 +273,6 @@ def write_figures(folder: Path, plan, stats, experiments, table, trajectories) -
 
 
 def _persistences(plan):
-    from defdip.analysis.outcomes import persistence_of
-    from defdip.sweep.report import default_persistence
 
     return persistence_of(plan.table, default_persistence(plan.scenario))
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from defdip.core.case import CUMULATIVE_RI
 from defdip.figures.plotting import PALETTE, new_figure
+from defdip.validation.validate import EVENTS, annual_values, history_fit
 
 OBSERVED_COLOUR = "#999999"
 UNITS = "Million/Year (SIPRI TIV)"
@@ -91,8 +93,6 @@ def figure_calibration(years, observed, before: tuple, after: tuple, costs: tupl
 
 def model_vs_data(frame):
     """:func:`figure_model_vs_data` for one run's trajectories (normally the baseline)."""
-    from defdip.core.case import CUMULATIVE_RI
-    from defdip.validation.validate import EVENTS, annual_values, history_fit
 
     fit = history_fit(frame)
     years = list(range(2010, int(frame.index[-1])))

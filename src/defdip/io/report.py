@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from defdip import __version__
 from defdip.compare.text import metric_format
+from defdip.figures.structure import write_structure_figure
 
 SECTIONS = ("section-scenarios", "section-figures", "section-table", "section-timeline",
             "section-structure", "section-sweep")
@@ -141,7 +143,6 @@ def sweep_html(sweep_dir: Path | None) -> str:
 
 def structure_figure(model_path: Path, folder: Path) -> Path:
     """Draw the model's structure diagram as ``folder/structure.png``."""
-    from defdip.figures.structure import write_structure_figure
 
     return write_structure_figure(model_path, Path(folder) / "structure.png")
 
@@ -162,7 +163,6 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
     structure : Path, optional
         The model structure diagram (PNG).
     """
-    from defdip import __version__
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in comparison.notes)

@@ -17,7 +17,7 @@ from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import file_hash, model_info
 from defdip.core.scenario import Scenario, scenario_record
-from defdip.engines.simulate import ENGINES
+from defdip.engines.simulate import DEFAULT_BATCH_ENGINE, check_engine
 from defdip.sweep.sampling import (
     DEFAULT_SAMPLES,
     Problem,
@@ -28,7 +28,7 @@ from defdip.sweep.sampling import (
 )
 from defdip.sweep.store import table_hash
 
-DEFAULT_ENGINE = "ensemble" if "ensemble" in ENGINES else "pysd"
+DEFAULT_ENGINE = DEFAULT_BATCH_ENGINE
 # Runs per chunk file: large enough that the ensemble engine's per-call overhead
 # vanishes, small enough that a chunk of 8 outputs x 101 times stays ~30 MB in memory.
 DEFAULT_CHUNK = {"ensemble": 5000, "pysd": 50}
@@ -107,9 +107,7 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
     InputError
         For anything invalid, before a single run.
     """
-    engine = engine or DEFAULT_ENGINE
-    if engine not in ENGINES:
-        raise InputError(f"--engine: unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    engine = check_engine(engine)
     samples = DEFAULT_SAMPLES.get(method, 1) if samples is None else int(samples)
     check_samples(method, samples)
     chunk_size = DEFAULT_CHUNK.get(engine, 1000) if chunk_size is None else int(chunk_size)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from defdip.analysis.outcomes import evaluate, for_indices, persistence_of
+from defdip.analysis.sensitivity import ANALYSES
 from defdip.core.case import PERSISTENCE, PHASE
 from defdip.core.model import model_info
 from defdip.core.scenario import Scenario
@@ -61,7 +63,6 @@ def percentiles(paths, outputs, runs: int):
 
 def collect_outcomes(plan: SweepPlan, paths) -> pd.DataFrame:
     """The experiments table: run, parameters, then one column per outcome (chunk by chunk)."""
-    from defdip.analysis.outcomes import evaluate, persistence_of
 
     needs = sorted({o.needs for o in plan.outcomes})
     final = plan.scenario.time.end
@@ -88,8 +89,6 @@ def default_persistence(scenario: Scenario) -> float | None:
 
 def indices(plan: SweepPlan, experiments: pd.DataFrame, time) -> pd.DataFrame | None:
     """Sensitivity indices of every outcome (sobol, morris, oat), tidy; ``None`` for mc/lhs."""
-    from defdip.analysis.outcomes import for_indices, persistence_of
-    from defdip.analysis.sensitivity import ANALYSES
 
     analyse = ANALYSES.get(plan.method)
     if analyse is None:

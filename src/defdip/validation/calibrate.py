@@ -27,6 +27,7 @@ from defdip.core.case import (
 )
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
+from defdip.engines.simulate import simulate, simulate_batch
 from defdip.validation.validate import (
     annual_values,
     default_engine,
@@ -116,18 +117,13 @@ class _Objective:
         self.runs = 0
 
     def batch(self, X: np.ndarray) -> np.ndarray:
-        from defdip.engines.simulate import simulate_batch
 
         X = np.atleast_2d(X)
         samples = pd.DataFrame(X, columns=self.names)
         ds = simulate_batch(self.scenario, samples, outputs=list(OUTPUTS), engine=self.engine)
         self.runs += len(X)
-        time = pd.Index(np.asarray(ds["time"], float), name="time")
-        out = []
-        for i in range(len(X)):
-            frame = pd.DataFrame({v: np.asarray(ds[v].isel(run=i), float) for v in OUTPUTS}, index=time)
-            out.append(residuals(frame, self.observed, self.cumulative_target))
-        return np.asarray(out)
+        return np.asarray([residuals(frame, self.observed, self.cumulative_target)
+                           for frame in frames_by_run(ds, OUTPUTS)])
 
     def jacobian(self, x, low, high, offset=0.0):
         """Forward differences (backward at the upper bound), all in one batch."""
@@ -251,7 +247,6 @@ def _bootstrap(obj, fitted, low, high, observed, n: int, seed: int, max_nfev: in
 
 
 def _statistics(obj: _Objective, x, observed) -> dict:
-    from defdip.engines.simulate import simulate
 
     run = simulate(obj.scenario.with_overrides(dict(zip(obj.names, x)), where="calibration"), obj.engine)
     stats = history_fit(run.trajectories, observed)

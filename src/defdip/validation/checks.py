@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import simulate_batch
 from defdip.validation.checks_file import (
     Check,
     Condition,
@@ -170,8 +172,6 @@ def simulate_conditions(conditions, scenario, variables, engine: str = "pysd") -
     dict
         Condition -> DataFrame (index time [Year], one column per variable).
     """
-    from defdip.core.scenario import load_scenario
-    from defdip.engines.simulate import simulate_batch
 
     groups: dict[tuple, list[Condition]] = {}
     for cond in conditions:
@@ -186,10 +186,7 @@ def simulate_conditions(conditions, scenario, variables, engine: str = "pysd") -
         samples = pd.DataFrame([dict(c.sets) for c in members], columns=list(names),
                                index=pd.RangeIndex(len(members), name="run"))
         ds = simulate_batch(base, samples, outputs=list(variables), engine=engine)
-        time = np.asarray(ds["time"], float)
-        for i, cond in enumerate(members):
-            out[cond] = pd.DataFrame({v: np.asarray(ds[v].isel(run=i), float) for v in variables},
-                                     index=pd.Index(time, name="time"))
+        out.update(zip(members, frames_by_run(ds, list(variables))))
     return out
 
 

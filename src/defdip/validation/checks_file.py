@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from defdip.analysis.structure import named_loops
 from defdip.core.errors import InputError
-from defdip.core.strict_yaml import read_mapping
 from defdip.core.model import DEFAULT_MODEL, model_info, unknown_name_message
+from defdip.core.strict_yaml import read_mapping
 
 TOP_KEYS = ("checks",)
 CHECK_KEYS = ("name", "description", "covers", "condition", "expect")
@@ -174,7 +175,6 @@ def load_checks(path, model: Path = DEFAULT_MODEL) -> tuple[Check, ...]:
 
 
 def _known_covers(model: Path) -> tuple[str, ...]:
-    from defdip.analysis.structure import named_loops
 
     return tuple(label.split()[0] for label in named_loops(model)) + tuple(DRIVERS)
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from defdip.analysis.phases import phase_changes, summarise
+from defdip.analysis.units import check_units
 from defdip.core.case import (
     CUMULATIVE_RI,
     CUMULATIVE_TARGET,
@@ -28,6 +29,9 @@ from defdip.core.case import (
 )
 from defdip.core.model import model_info
 from defdip.core.resources import DATA_DIR
+from defdip.engines.simulate import simulate, simulate_batch
+from defdip.validation.checks import load_checks, run_checks
+from defdip.validation.checks_file import coverage
 
 DATA = DATA_DIR
 CONVERGENCE_TOL = 0.01  # relative change allowed per halving of dt
@@ -68,10 +72,8 @@ class TestResult:
 
 
 def default_engine() -> str:
-    """``ensemble`` when that engine is available, else ``pysd``."""
-    from defdip.engines.simulate import ENGINES
-
-    return "ensemble" if "ensemble" in ENGINES else "pysd"
+    """The engine the model's tests run many runs on (:data:`DEFAULT_BATCH_ENGINE`)."""
+    return DEFAULT_BATCH_ENGINE
 
 
 # --- fit statistics: pure functions ------------------------------------------------------------
@@ -266,7 +268,6 @@ def convergence(scenario, engine: str | None = None, halvings: int = 2) -> list[
     The transition year is compared as years after the start, within one saved step
     (``saveper``): it is only measured to that resolution.
     """
-    from defdip.engines.simulate import simulate
 
     engine = engine or default_engine()
     runs = []
@@ -381,12 +382,9 @@ def _batch_frames(scenario, samples: pd.DataFrame, outputs, engine: str) -> dict
     The whole table goes through one :func:`simulate_batch` call; only when that fails are
     the runs repeated one by one to find which failed.
     """
-    from defdip.engines.simulate import simulate_batch
 
     def frames_of(ds, labels):
-        time = pd.Index(np.asarray(ds["time"], float), name="time")
-        return {label: pd.DataFrame({v: np.asarray(ds[v].isel(run=i), float) for v in outputs}, index=time)
-                for i, label in enumerate(labels)}
+        return dict(zip(labels, frames_by_run(ds, outputs)))
 
     try:
         return frames_of(simulate_batch(scenario, samples, outputs=outputs, engine=engine), samples.index)
@@ -413,10 +411,6 @@ def validate_all(scenario, checks_path, engine: str | None = None, skip=()) -> t
     -------
     (list of TestResult, pandas.DataFrame)
     """
-    from defdip.analysis.units import check_units
-    from defdip.engines.simulate import simulate
-    from defdip.validation.checks import load_checks, run_checks
-    from defdip.validation.checks_file import coverage
 
     engine = engine or default_engine()
     rows: list[TestResult] = []
