@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
+from defdip.core.resources import scenario_path
 
 DEFAULT_OUTPUT = Path("results/compare")
 
@@ -27,7 +28,7 @@ def register(subparsers) -> None:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="SCENARIO_OR_RESULT_DIR",
+    parser.add_argument("inputs", nargs="+", type=scenario_path, metavar="SCENARIO_OR_RESULT_DIR",
                         help="scenario files (.yaml) and result folders of `defdip run`, in any mix")
     parser.add_argument("--vars", nargs="+", metavar="NAME",
                         help="indicators to compare (default: the key indicators)")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from defdip import __version__
 from defdip.core.errors import DefdipError, InputError
-from defdip.core.resources import BASELINE, SCENARIO_DIR
+from defdip.core.resources import BASELINE, scenario_path, shipped_scenarios
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate scenarios (default: scenarios/baseline.yaml)")
-    run.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO")
+    run.add_argument("scenarios", nargs="*", type=scenario_path, metavar="SCENARIO",
+                     help="scenario files, or names of shipped scenarios (defdip scenarios lists them)")
     run.add_argument("--model", type=Path, metavar="FILE.mdl", help="run any Vensim model with its own settings")
     run.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
@@ -30,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="overwrite earlier results")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    sub.add_parser("scenarios", help="list the shipped scenarios")
+    scen = sub.add_parser("scenarios", help="list the shipped scenarios (or copy them to edit)")
+    scen.add_argument("--copy", type=Path, metavar="DIR",
+                      help="copy the shipped scenario files into DIR, to edit and run (extends: still resolves)")
+    scen.add_argument("--force", action="store_true", help="with --copy: overwrite files of the same name")
     describe = sub.add_parser("describe", help="show a variable's equation, units, range and source")
     describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
     describe.add_argument("--model", type=Path, metavar="FILE.mdl")
@@ -112,7 +116,8 @@ def _run_line(folder: Path) -> str:
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     parts = [f"{summary['scenario']}: wrote {folder}"]
     if summary.get("phase_by_year"):
-        parts.append(f"transition year {summary['transition_year']}")
+        year = summary["transition_year"]
+        parts.append(f"transition year {'none' if year is None else year}")
     if summary.get("cumulative_ri_value_2010_2024") is not None:
         parts.append(f"cumulative Russia->Iran 2010-2024 {summary['cumulative_ri_value_2010_2024']:.0f}")
     return "; ".join(parts)
@@ -120,10 +125,16 @@ def _run_line(folder: Path) -> str:
 
 def cmd_scenarios(args) -> int:
     from defdip.core.scenario import load_scenario
+    from defdip.io.folders import copy_files
 
-    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+    if args.copy:
+        written = copy_files(shipped_scenarios(), args.copy, args.force)
+        print(f"copied {len(written)} scenario files to {args.copy}; run one with: defdip run "
+              f"{args.copy / 'baseline.yaml'}")
+        return 0
+    for path in shipped_scenarios():
         scenario = load_scenario(path)
-        print(f"{path.name}\n" + textwrap.indent(textwrap.fill(scenario.description, 88), "    "))
+        print(f"{path.stem}\n" + textwrap.indent(textwrap.fill(scenario.description, 88), "    "))
     return 0
 
 

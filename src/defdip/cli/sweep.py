@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
+from defdip.core.resources import scenario_path
 
 METHODS = ("oat", "mc", "lhs", "sobol", "morris")
 
@@ -16,7 +17,8 @@ def register(subparsers) -> None:
         description="Sample uncertain constants, run the scenario once per sample (in chunks streamed to "
                     "disk, resumable), and write percentiles, outcomes, indices and figures to "
                     "DIR/<scenario>-<method>.")
-    parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="a scenario file (YAML)")
+    parser.add_argument("scenario", type=scenario_path, metavar="SCENARIO",
+                        help="a scenario file (YAML) or a shipped scenario's name")
     parser.add_argument("--method", required=True, metavar="{" + ",".join(METHODS) + "}",
                         help="oat: each constant alone; mc: Monte Carlo; lhs: Latin hypercube; "
                              "sobol: Saltelli design with S1/ST/S2; morris: elementary effects")

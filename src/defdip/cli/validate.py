@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
+from defdip.core.resources import scenario_path
 
 PARTS = ("checks", "convergence", "extremes", "reproduction", "units")
 
@@ -13,7 +14,8 @@ def register(subparsers) -> None:
     """Add the ``validate`` and ``calibrate`` sub-commands."""
     p = subparsers.add_parser("validate", help="reality checks, convergence, extreme conditions, fit, units",
                               description="Run the model's tests; exit 1 if any fails.")
-    p.add_argument("scenario", nargs="?", help="scenario file (default: scenarios/baseline.yaml)")
+    p.add_argument("scenario", nargs="?", type=scenario_path,
+                   help="scenario file or shipped scenario name (default: baseline)")
     p.add_argument("--checks", help="reality checks file (default: models/checks.yaml)")
     p.add_argument("--model", help="validate this .mdl with its own settings instead of a scenario")
     p.add_argument("-o", "--output", default="results/validation", help="output folder")
@@ -26,7 +28,7 @@ def register(subparsers) -> None:
     c = subparsers.add_parser("calibrate", help="fit uncertain constants to the historical record",
                               description="Fit constants to SIPRI 2010-2021, the cumulative 481 and "
                                           "phase timing; write calibrated.yaml and calibration.json.")
-    c.add_argument("scenario", help="scenario file")
+    c.add_argument("scenario", type=scenario_path, help="scenario file or shipped scenario name")
     c.add_argument("--params", nargs="+", metavar="NAME", help="constants to fit (default: uncertainties)")
     c.add_argument("--method", default="local", help="local (least squares) or global (differential evolution)")
     c.add_argument("--seed", type=int, default=0, help="seed of the global search and the bootstrap")

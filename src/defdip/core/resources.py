@@ -30,3 +30,23 @@ IMPACT_MATRIX = MODELS_DIR / "impact_matrix.csv"
 IMPACT_MAPPING = MODELS_DIR / "impact_matrix_mapping.yaml"
 SERIES_FILE = DATA_DIR / "series.csv"
 EVENTS_FILE = DATA_DIR / "events.csv"
+
+
+def shipped_scenarios() -> list[Path]:
+    """The shipped scenario files, sorted by name."""
+    return sorted(SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(arg: str | Path) -> Path:
+    """A scenario argument as a file: the path itself when it exists, else the shipped scenario
+    of that name (``ceasefire_2027``, ``ceasefire_2027.yaml`` or ``scenarios/ceasefire_2027.yaml``),
+    so shipped scenarios can be named from any working directory. Anything else is returned as
+    given, for the loader to report as not found.
+    """
+    path = Path(arg)
+    if path.exists():
+        return path
+    name = path.name if path.suffix == ".yaml" else f"{path.name}.yaml"
+    if path.parent in (Path("."), Path("scenarios")) and (SCENARIO_DIR / name).is_file():
+        return SCENARIO_DIR / name
+    return path

@@ -68,6 +68,33 @@ def _umask() -> int:
     return mask
 
 
+def copy_files(files, folder: Path, force: bool = False) -> list[Path]:
+    """Copy ``files`` into ``folder`` (created if needed); returns the new paths.
+
+    Every name is checked before anything is copied, and each copy is written under a temporary
+    name and renamed, so an existing file is never half-replaced.
+
+    Raises
+    ------
+    InputError
+        If ``folder`` is a file, or holds a file of the same name and ``force`` is false.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: is a file; --copy needs a folder")
+    targets = [folder / Path(f).name for f in files]
+    clashes = [t.name for t in targets if t.exists()]
+    if clashes and not force:
+        raise InputError(f"{folder}: already holds {', '.join(clashes)}; use --force to overwrite them "
+                         "or choose another folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, target in zip(files, targets):
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return targets
+
+
 def write_json(path: Path, data) -> None:
     """JSON with sorted-free, indented, UTF-8 output."""
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
