@@ -32,12 +32,10 @@ from defdip.analysis.phases import (
     values_at,
     years_in_phase,
 )
-from defdip.core.case import DEFAULT_PERSISTENCE, PERSISTENCE, PHASE
+from defdip.core.case import DEFAULT_OUTCOMES, DEFAULT_PERSISTENCE, PERSISTENCE, PHASE
 from defdip.core.errors import InputError
 
 KINDS = ("value", "transition", "phase_years", "strategic_by")
-DEFAULT_OUTCOMES = ("transition year", "strategic by 2030", "years in phase 3",
-                    "Strategic Partnership Index@2030", "Cooperation Depth@2030", "Reciprocity@2030")
 _SPEC_HELP = ("NAME@YEAR, 'transition year', 'years in phase K' (K = 1, 2, 3) or "
               "'strategic by YEAR'")
 

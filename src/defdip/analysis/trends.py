@@ -17,17 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from defdip.core.case import RECORD_WINDOW
+from defdip.core.case import COUNTERPARTS, RECORD_WINDOW, TREND_INDICATORS, TREND_SERIES
 from defdip.core.errors import InputError
 from defdip.core.resources import SERIES_FILE
 
 FORMS = ("linear", "exponential", "logistic")
-# Historical series long enough to fit a three-parameter trend (domain README:
-# SIPRI TIV to 2021, trade turnover 2014-2023; the rest are single values).
-HISTORICAL = ("sipri_tiv_russia_to_iran", "sipri_tiv_iran_total_imports", "trade_turnover_russia_iran")
-# Model indicators fitted over the article's period.
-INDICATORS = ("Arms Transfers Russia to Iran", "Arms Transfers Iran to Russia", "Cooperation Depth",
-              "Mutual Trust", "Institutionalisation", "Strategic Partnership Index")
+HISTORICAL = TREND_SERIES
+INDICATORS = TREND_INDICATORS
 HORIZON = 2035
 LEVEL = 0.95
 
@@ -234,9 +230,6 @@ def trend_rows(label: str, kind: str, years, values, horizon: float = HORIZON) -
 # --------------------------------------------------------------------------
 # The whole analysis
 
-# Model counterpart of a historical series, where the model has the same quantity
-# (SIPRI TIV is the model's unit of value, see the model's .About).
-COUNTERPARTS = {"sipri_tiv_russia_to_iran": "Arms Transfers Russia to Iran"}
 
 
 @dataclass(frozen=True)

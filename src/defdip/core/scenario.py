@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import ModelInfo, model_info
 from defdip.core.scenario_file import (
@@ -37,8 +38,7 @@ from defdip.core.scenario_file import (
     uncertainty_problem,
 )
 
-DEFAULT_OUTPUTS = ("Cooperation Depth", "Reciprocity", "Strategic Partnership Index",
-                   "Partnership Phase")
+DEFAULT_OUTPUTS = KEY_INDICATORS
 
 
 @dataclass(frozen=True)

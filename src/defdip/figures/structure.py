@@ -19,9 +19,10 @@ from defdip.analysis.structure import (
     named_loops,
     resolve_chain,
 )
+from defdip.core.case import STRUCTURE_INDICATORS
 from defdip.core.names import canonical
 
-INDICATORS = ("Reciprocity", "Cooperation Depth", "Strategic Partnership Index", "Partnership Phase")
+INDICATORS = STRUCTURE_INDICATORS
 
 # Hand-ordered layout of the project model on a 16 x 10 canvas [figure inches]:
 # drivers left, the Russia->Iran channel above the Iran->Russia channel (the

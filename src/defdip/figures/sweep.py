@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from defdip.analysis.outcomes import persistence_of, sentinel
-from defdip.core.case import PHASE_LABELS
+from defdip.core.case import FAN_VARIABLES, PHASE, PHASE_LABELS
 from defdip.core.model import model_info
 from defdip.figures.plotting import (
     PALETTE,
@@ -31,7 +31,6 @@ FAN_COLOUR = PALETTE[0]
 # Coverage -> (lower, upper) quantile, widest first so narrower bands are drawn on top.
 BANDS = ((100, 0.0, 1.0), (95, 0.025, 0.975), (75, 0.125, 0.875), (50, 0.25, 0.75))
 BAND_ALPHA = {100: 0.12, 95: 0.22, 75: 0.34, 50: 0.5}
-FAN_VARIABLES = ("Cooperation Depth", "Reciprocity", "Strategic Partnership Index")
 MAX_BARS = 12
 MAX_PANELS = 4
 
@@ -186,8 +185,8 @@ def figure_fans(stats, trajectories, names, title: str, units: dict | None = Non
     levels = stats["quantile"].to_numpy()
     det_time = trajectories.index.to_numpy(float) if trajectories is not None else None
     for ax, name in zip(axes, names):
-        if trajectories is not None and "Partnership Phase" in trajectories:
-            shade_phases(ax, det_time, trajectories["Partnership Phase"].to_numpy())
+        if trajectories is not None and PHASE in trajectories:
+            shade_phases(ax, det_time, trajectories[PHASE].to_numpy())
         det = trajectories[name].to_numpy(float) if trajectories is not None and name in trajectories else None
         fan_chart(ax, time, stats[name].to_numpy(), levels, det, det_time, label=name)
         unit = (units or {}).get(name, "")

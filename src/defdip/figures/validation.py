@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from defdip.core.case import CUMULATIVE_RI
+from defdip.core.case import CUMULATIVE_RI, IR_FLOW
 from defdip.figures.plotting import PALETTE, new_figure
 from defdip.validation.validate import EVENTS, annual_values, history_fit
 
@@ -97,7 +97,7 @@ def model_vs_data(frame):
     fit = history_fit(frame)
     years = list(range(2010, int(frame.index[-1])))
     annual = annual_values(frame.index, frame[CUMULATIVE_RI], years)
-    ir = frame["Arms Transfers Iran to Russia"]
+    ir = frame[IR_FLOW]
     stats = (f"2010-2021: R² {fit['r2']:.2f}, MAPE {fit['mape']:.0f}%\n"
              f"Theil U^M {fit['theil_um']:.2f}, U^S {fit['theil_us']:.2f}, U^C {fit['theil_uc']:.2f}\n"
              f"cumulative 2010-24: {fit['cumulative']:.0f} (target {fit['cumulative_target']:.0f})")

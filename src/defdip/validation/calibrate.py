@@ -27,7 +27,7 @@ from defdip.core.case import (
 )
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
-from defdip.engines.simulate import simulate, simulate_batch
+from defdip.engines.simulate import frames_by_run, simulate, simulate_batch
 from defdip.validation.validate import (
     annual_values,
     default_engine,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from defdip.core.scenario import load_scenario
-from defdip.engines.simulate import simulate_batch
+from defdip.engines.simulate import frames_by_run, simulate_batch
 from defdip.validation.checks_file import (
     Check,
     Condition,

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from defdip.analysis.structure import named_loops
+from defdip.core.case import DRIVERS
 from defdip.core.errors import InputError
 from defdip.core.model import DEFAULT_MODEL, model_info, unknown_name_message
 from defdip.core.strict_yaml import read_mapping
@@ -49,20 +50,6 @@ PREDICATE_KEYS = {  # type -> (required keys, optional keys)
 DIRECTIONS = {"monotone": ("increasing", "decreasing"), "reaches": ("up", "down")}
 RELATIONS = ("greater", "less")
 STATISTICS = ("mean", "final", "min", "max", "all")
-# External drivers a check may cover, with the constants through which each acts.
-DRIVERS = {
-    "sanctions": ("initial sanctions pressure", "nuclear sanctions weight", "embargo weight"),
-    "JCPOA": ("jcpoa agreement year", "us jcpoa exit year", "jcpoa restoration year"),
-    "snapback": ("snapback year",),
-    "UN arms embargo": ("unscr 1929 year", "un arms restrictions expiry year"),
-    "war": ("war start year", "war end year", "war fatigue rate"),
-    "western pressure": ("western pressure multiplier", "arms trade sanctions sensitivity"),
-    "Israel-Iran war": ("israel iran war year", "renewed israel iran war year"),
-    "Syria": ("syria intervention year", "syria campaign end year"),
-    "treaty": ("treaty year", "military agreement year"),
-    "detente": ("detente year", "detente recovery"),
-    "advanced arms": ("advanced arms order year", "advanced arms order size"),
-}
 
 
 @dataclass(frozen=True)

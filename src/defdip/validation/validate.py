@@ -23,13 +23,19 @@ from defdip.core.case import (
     CUMULATIVE_RI,
     CUMULATIVE_TARGET,
     CUMULATIVE_YEARS,
+    EVENT_TIMINGS,
+    INSTITUTIONS,
+    IR_FLOW,
+    JCPOA,
     PHASE,
+    SANCTIONS,
     SIPRI_SERIES,
     SIPRI_YEARS,
+    WORST_CASES,
 )
 from defdip.core.model import model_info
 from defdip.core.resources import DATA_DIR
-from defdip.engines.simulate import simulate, simulate_batch
+from defdip.engines.simulate import DEFAULT_BATCH_ENGINE, frames_by_run, simulate, simulate_batch
 from defdip.validation.checks import load_checks, run_checks
 from defdip.validation.checks_file import coverage
 
@@ -193,7 +199,7 @@ def _s300(frame):
 
 
 def _first_drones(frame):
-    x = frame["Arms Transfers Iran to Russia"]
+    x = frame[IR_FLOW]
     above = x[x > 10.0]
     when = float(above.index[0]) if len(above) else None
     ok = when is not None and 2022.15 <= when <= 2023.0
@@ -207,33 +213,26 @@ def _phase_two(frame):
 
 
 def _treaty(frame):
-    x = frame["Institutionalisation"]
+    x = frame[INSTITUTIONS]
     gain = float(np.interp(2027.75, x.index, x) - np.interp(2025.75, x.index, x))
     return gain > 0.1, gain, f"Institutionalisation +{gain:.3f} in the two years after entry into force"
 
 
 def _snapback(frame):
-    x = frame["Sanctions Pressure"]
+    x = frame[SANCTIONS]
     gain = float(np.interp(2026.5, x.index, x) - np.interp(2025.7, x.index, x))
     return gain > 0.05, gain, f"Sanctions Pressure +{gain:.3f} within a year of the snapback"
 
 
 def _us_exit(frame):
-    x = frame["JCPOA Status"]
+    x = frame[JCPOA]
     peak = float(x.idxmax())
     return 2016.0 <= peak <= 2018.6, peak, f"JCPOA Status peaks at {peak:g}"
 
 
 _TIMING_TESTS = {"s300": _s300, "first_drones": _first_drones, "phase_two": _phase_two,
                  "treaty": _treaty, "snapback": _snapback, "us_exit": _us_exit}
-EVENTS = (
-    EventTiming("S-300 delivered 2016: annual Russia->Iran peak in 2016", "2016-10", "s300"),
-    EventTiming("US leaves the JCPOA May 2018: the deal's integrity peaks before", "2018-05-08", "us_exit"),
-    EventTiming("first Iranian drones Aug 2022: Iran->Russia flow by end-2022", "2022-08", "first_drones"),
-    EventTiming("two-sided tactics from 2022-2023", "2022-08", "phase_two"),
-    EventTiming("E3 snapback Sep 2025: sanctions rise", "2025-09-28", "snapback"),
-    EventTiming("treaty in force Oct 2025: institutionalisation rises", "2025-10-02", "treaty"),
-)
+EVENTS = tuple(EventTiming(*event) for event in EVENT_TIMINGS)
 
 
 def timing(frame: pd.DataFrame, event: EventTiming) -> TestResult:
@@ -328,16 +327,6 @@ def extreme_samples(scenario, names=None) -> pd.DataFrame:
     return pd.DataFrame(rows, index=pd.Index(labels, name="run"), columns=list(ranges))
 
 
-WORST_CASES = {
-    "maximum conflict": {"war start year": 2010, "war end year": 2100, "peak war intensity": 1,
-                         "escalation rate": 12, "war fatigue rate": 0, "western pressure multiplier": 2,
-                         "arms trade sanctions sensitivity": 1, "arms trade sanctions cap": 1,
-                         "israel iran war severity": 1, "israeli strikes severity": 1},
-    "no restraint": {"western heed": 0, "russia regional ties": 0, "gate steepness": 100,
-                     "political cost tolerance": 1, "iran export capacity": 3000,
-                     "initial ri backlog": 2000, "iran base arms demand": 500,
-                     "reliance effect on willingness": 3, "need effect on willingness": 3},
-}
 
 
 def run_problems(frame: pd.DataFrame, info) -> list[str]:
