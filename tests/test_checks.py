@@ -77,6 +77,11 @@ GOOD = """checks:
     (GOOD.replace("value: 0.05, ", ""), ["expect[0].value", "required"]),
     (GOOD.replace("to: 2035", "to: 2035, colour: red"), ["expect[0].colour", "unknown key"]),
     (GOOD.replace("{set: {war start year: 2100}}", "{scenario: nowhere.yaml}"), ["scenario file not found"]),
+    # the value rules of scenario files: within the declared range, for set and series alike
+    (GOOD.replace("war start year: 2100", "war fatigue rate: 7"), ["condition.set.war fatigue rate", "outside",
+                                                                  "allowed: [0, 0.3]"]),
+    (GOOD.replace("{set: {war start year: 2100}}", "{series: {war fatigue rate: [[2010, 0], [2020, 9]]}}"),
+     ["condition.series.war fatigue rate[1] value", "outside", "allowed: [0, 0.3]"]),
 ])
 def test_parse_errors_name_file_check_and_key(tmp_path, bad, words):
     path = _write(tmp_path, bad)

@@ -18,9 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-
 from defdip.core.errors import InputError
-from defdip.core.strict_yaml import describe, read_mapping
 from defdip.core.model import (
     DEFAULT_MODEL,
     ModelInfo,
@@ -28,6 +26,7 @@ from defdip.core.model import (
     model_info,
     unknown_name_message,
 )
+from defdip.core.strict_yaml import describe, read_mapping
 
 TOP_KEYS = ("name", "description", "extends", "model", "time", "constants", "series",
             "uncertainties", "outputs")
@@ -126,7 +125,7 @@ def parse_layer(file: Path, raw: dict, info: ModelInfo) -> dict:
             layer[key] = _string(raw[key], at + key)
     if "name" in layer:
         _check_name(layer["name"], at + "name")
-    layer["time"] = {k: _number(v, f"{at}time.{k}")
+    layer["time"] = {k: number(v, f"{at}time.{k}")
                      for k, v in _section(raw, "time", at, TIME_KEYS).items()}
     layer["constants"] = _constants(_section(raw, "constants", at), info, at + "constants.")
     layer["series"] = _all_series(_section(raw, "series", at), info, at + "series.")
@@ -164,11 +163,12 @@ def _all_series(section: dict, info: ModelInfo, at: str) -> dict[str, tuple]:
     out = {}
     for name, points in section.items():
         var = constant(info, name, at + name)
-        out[_once(out, var, at + name)] = _series(var, points, at + name)
+        out[_once(out, var, at + name)] = series_points(var, points, at + name)
     return out
 
 
-def _series(var: Variable, points: Any, where: str) -> tuple[tuple[float, float], ...]:
+def series_points(var: Variable, points: Any, where: str) -> tuple[tuple[float, float], ...]:
+    """``[[year, value], ...]`` checked: years strictly increasing, every value within ``var``'s range."""
     if not isinstance(points, list) or not points:
         raise InputError(f"{where}: expected a list of [year, value] pairs with at least one "
                          f"pair, got {describe(points)}")
@@ -177,7 +177,7 @@ def _series(var: Variable, points: Any, where: str) -> tuple[tuple[float, float]
         at = f"{where}[{i}]"
         if not isinstance(pair, list) or len(pair) != 2:
             raise InputError(f"{at}: expected a [year, value] pair, got {describe(pair)}")
-        year = _number(pair[0], at + " year")
+        year = number(pair[0], at + " year")
         if out and year <= out[-1][0]:
             raise InputError(f"{at}: years must be strictly increasing; {year:g} follows "
                              f"{out[-1][0]:g}")
@@ -207,7 +207,7 @@ def _uncertainty(var: Variable, spec: dict, where: str) -> dict[str, Any]:
     dist = _string(spec["dist"], where + ".dist")
     low = bounded(var, spec["low"], where + ".low")
     high = bounded(var, spec["high"], where + ".high")
-    mode = _number(spec["mode"], where + ".mode") if "mode" in spec else None
+    mode = number(spec["mode"], where + ".mode") if "mode" in spec else None
     problem = uncertainty_problem(dist, low, high, mode)
     if problem:
         raise InputError(f"{where}.{problem[0]}: {problem[1]}")
@@ -254,7 +254,8 @@ def _once(seen: Mapping[str, Any], var: Variable, where: str) -> str:
     return var.name
 
 
-def _number(value: Any, where: str) -> float:
+def number(value: Any, where: str) -> float:
+    """``value`` as a float, refused unless a finite number (a bool is not a number)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: expected a number, got {describe(value)}")
     if not math.isfinite(value):
@@ -264,7 +265,7 @@ def _number(value: Any, where: str) -> float:
 
 def bounded(var: Variable, value: Any, where: str) -> float:
     """``value`` as a float, refused outside the constant's declared range."""
-    x = _number(value, where)
+    x = number(value, where)
     if (var.low is not None and x < var.low) or (var.high is not None and x > var.high):
         low, high = ("?" if b is None else f"{b:g}" for b in (var.low, var.high))
         raise InputError(f"{where}: {x:g} is outside the declared range of {var.name!r}; "

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from defdip.analysis.structure import named_loops
 from defdip.core.case import DRIVERS
 from defdip.core.errors import InputError
 from defdip.core.model import DEFAULT_MODEL, model_info, unknown_name_message
+from defdip.core.scenario_file import bounded, constant, number, series_points
 from defdip.core.strict_yaml import read_mapping
 
 TOP_KEYS = ("checks",)
@@ -221,15 +220,12 @@ class _Parser:
         for key, section in (("set", sets), ("series", series)):
             if not isinstance(section, dict):
                 raise InputError(f"{at}.{key}: must be a mapping of constant names")
-        sets = {self.constant(k, f"{at}.set"): _number(v, f"{at}.set.{k}") for k, v in sets.items()}
-        series = {self.constant(k, f"{at}.series"): _points(v, f"{at}.series.{k}") for k, v in series.items()}
+        # The same value rules as a scenario file: constants only, within their declared ranges.
+        sets = {var.name: bounded(var, v, f"{at}.set.{k}")
+                for k, v in sets.items() for var in [constant(self.info, str(k), f"{at}.set")]}
+        series = {var.name: series_points(var, v, f"{at}.series.{k}")
+                  for k, v in series.items() for var in [constant(self.info, str(k), f"{at}.series")]}
         return Condition(scenario, tuple(sorted(sets.items())), tuple(sorted(series.items())))
-
-    def constant(self, name: Any, at: str) -> str:
-        var = self.info.resolve(str(name), where=at)
-        if var.kind != "constant":
-            raise InputError(f"{at}: {var.name!r} is a {var.kind}, not a constant; only constants can be set")
-        return var.name
 
     def predicate(self, raw: Any, at: str) -> Predicate:
         if not isinstance(raw, dict):
@@ -248,33 +244,33 @@ class _Parser:
         if var.kind in ("lookup", "control"):
             raise InputError(f"{at}.variable: {var.name!r} is a {var.kind}; checks need a variable with values in time")
         fields = dict(kind=kind, variable=var.name,
-                      start=_number(raw["from"], f"{at}.from") if "from" in raw else None,
-                      end=_number(raw["to"], f"{at}.to") if "to" in raw else None)
+                      start=number(raw["from"], f"{at}.from") if "from" in raw else None,
+                      end=number(raw["to"], f"{at}.to") if "to" in raw else None)
         if fields["start"] is not None and fields["end"] is not None and fields["start"] > fields["end"]:
             raise InputError(f"{at}: from ({fields['start']:g}) is after to ({fields['end']:g})")
         return Predicate(**fields, **self.specifics(kind, raw, at))
 
     def specifics(self, kind: str, raw: dict, at: str) -> dict:
         if kind in ("greater_than", "less_than"):
-            return {"value": _number(raw["value"], f"{at}.value")}
+            return {"value": number(raw["value"], f"{at}.value")}
         if kind == "within":
             pair = raw["value"]
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise InputError(f"{at}.value: within needs [low, high]")
-            low, high = (_number(v, f"{at}.value") for v in pair)
+            low, high = (number(v, f"{at}.value") for v in pair)
             if low > high:
                 raise InputError(f"{at}.value: low {low:g} is above high {high:g}")
             return {"low": low, "high": high}
         if kind == "monotone":
             return {"direction": _choice(raw["direction"], DIRECTIONS[kind], f"{at}.direction"),
-                    "tolerance": _number(raw.get("tolerance", 1e-9), f"{at}.tolerance")}
+                    "tolerance": number(raw.get("tolerance", 1e-9), f"{at}.tolerance")}
         if kind == "reaches":
-            return {"value": _number(raw["value"], f"{at}.value"), "by": _number(raw["by"], f"{at}.by"),
+            return {"value": number(raw["value"], f"{at}.value"), "by": number(raw["by"], f"{at}.by"),
                     "direction": _choice(raw.get("direction", "up"), DIRECTIONS[kind], f"{at}.direction")}
         return {"reference": self.condition(raw["condition"] or {}, f"{at}.condition"),
                 "relation": _choice(raw["relation"], RELATIONS, f"{at}.relation"),
                 "statistic": _choice(raw.get("statistic", "mean"), STATISTICS, f"{at}.statistic"),
-                "margin": _number(raw.get("margin", 0.0), f"{at}.margin")}
+                "margin": number(raw.get("margin", 0.0), f"{at}.margin")}
 
 
 def _keys(raw: dict, allowed, at: str) -> None:
@@ -285,22 +281,8 @@ def _keys(raw: dict, allowed, at: str) -> None:
             raise InputError(f"{at}{key}: unknown key; allowed: {', '.join(allowed)}{hint}")
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise InputError(f"{where}: must be a finite number, got {value!r}")
-    return float(value)
-
 
 def _choice(value: Any, allowed, where: str) -> str:
     if value not in allowed:
         raise InputError(f"{where}: {value!r} is not allowed; allowed: {', '.join(allowed)}")
     return value
-
-
-def _points(value: Any, where: str) -> tuple:
-    if not isinstance(value, list) or not value or not all(isinstance(p, list) and len(p) == 2 for p in value):
-        raise InputError(f"{where}: must be a list of [year, value] pairs")
-    points = tuple((_number(t, where), _number(v, where)) for t, v in value)
-    if any(b[0] <= a[0] for a, b in zip(points, points[1:])):
-        raise InputError(f"{where}: years must increase")
-    return points
