@@ -1,0 +1,420 @@
+"""Loop dominance (Loops That Matter) for one run or an ensemble, as labelled data.
+
+:func:`dominance` runs a scenario (or the scenario behind a result) through the ensemble
+engine, one run or one per row of a sample table, and scores every loop at every saved
+time with the formulas of :mod:`defdip.analysis.ltm`. A single run is an ensemble of one:
+both go through :func:`score_runs`.
+
+The trajectories come from the engine at the saved times; each equation is the engine's
+own (:func:`defdip.engines.ensemble_build.equation_functions`), so the one extra Euler
+step to ``t + dt`` and every ceteris-paribus re-evaluation repeat the engine's arithmetic
+over arrays of runs x times at once.
+
+Loops: every simple cycle of the graph when there are at most
+:data:`defdip.analysis.ltm.MAX_EXHAUSTIVE`, else those found by the strongest-path
+search; the model's documented loops (``.About``: R1, B1, ...) are always included and
+reported by name, the others by their variables.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from defdip.analysis import ltm
+from defdip.analysis.structure import named_loops, resolve_chain
+from defdip.core.errors import InputError
+from defdip.core.model import check_model_path, file_hash
+from defdip.core.scenario import Scenario, scenario_from_model
+from defdip.engines.ensemble import EnsembleModel, Timing
+from defdip.engines.ensemble_build import equation_functions
+
+LOOP_CHOICES = "named, all or a number of loops"
+STATEFUL = ("smooth", "delay", "delayn")  # engine kinds with hidden internal stocks
+MEMORY_BUDGET = 128e6  # [bytes] per (loops x runs x times) array; larger ensembles go in batches
+
+
+@dataclass(frozen=True)
+class LoopSet:
+    """The loops that are scored, fixed before any run is scored.
+
+    Attributes
+    ----------
+    ids : tuple of str
+        ``"R1 reciprocity"`` for a documented loop, else its variables
+        (``"A -> B -> A"``).
+    nodes : tuple of tuple of str
+        Each loop's variables in order, canonical (starting at the alphabetically first).
+    named : tuple of str
+        The documented label, or ``""``.
+    partition : numpy.ndarray
+        Cycle partition of each loop.
+    discovery : str
+        ``"exhaustive"`` (every simple cycle) or ``"strongest-path"``.
+    unmatched : dict
+        Documented loops the structure does not close: label -> reason.
+    """
+
+    ids: tuple[str, ...]
+    nodes: tuple[tuple[str, ...], ...]
+    named: tuple[str, ...]
+    partition: np.ndarray
+    discovery: str
+    unmatched: dict
+
+    def edges(self) -> list[tuple[str, str]]:
+        """Every link on some loop, once."""
+        return list(dict.fromkeys(e for nodes in self.nodes for e in ltm.loop_edges(nodes)))
+
+
+@dataclass(frozen=True)
+class Dominance:
+    """Loop scores of one run or an ensemble.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    time : numpy.ndarray (T,)
+        Saved times [model time units]; the score at t is over ``[t, t + dt]``.
+    runs : numpy.ndarray (N,)
+        Run labels (the sample table's index; ``[0]`` for one run).
+    loops : LoopSet
+    loop_score, relative_score : numpy.ndarray (L, N, T)
+        [dimensionless]; NaN at the last saved time.
+    dominant : numpy.ndarray (L, N, T) of bool
+        Member of its partition's dominant loop set.
+    link_score : dict
+        ``(source, target) -> (N, T)`` for every link of the graph (one run) or of the
+        loops (an ensemble).
+    """
+
+    scenario: Scenario
+    time: np.ndarray
+    runs: np.ndarray
+    loops: LoopSet
+    loop_score: np.ndarray
+    relative_score: np.ndarray
+    dominant: np.ndarray
+    link_score: dict
+
+    def polarity(self, run: int = 0) -> list[str]:
+        """``"R"``, ``"B"`` (sign of the loop score at most active times) or ``"?"`` (never active)."""
+        out = []
+        for score in self.loop_score[:, run]:
+            pos, neg = int(np.sum(score > 0)), int(np.sum(score < 0))
+            out.append("?" if pos == neg == 0 else "R" if pos >= neg else "B")
+        return out
+
+    def loop_table(self, run: int = 0) -> pd.DataFrame:
+        """One row per loop: id, named, polarity, partition, length, variables, mean |relative score|, share dominant."""
+        rel = np.abs(self.relative_score[:, run])
+        return pd.DataFrame({
+            "loop": self.loops.ids, "named": self.loops.named, "polarity": self.polarity(run),
+            "partition": self.loops.partition, "length": [len(n) for n in self.loops.nodes],
+            "variables": [" -> ".join(n + n[:1]) for n in self.loops.nodes],
+            "mean_abs_relative": np.nanmean(rel, axis=1) if rel.shape[1] else np.nan,
+            "share_dominant": self.dominant[:, run].mean(axis=1)})
+
+    def table(self, run: int = 0, selected=None) -> pd.DataFrame:
+        """``time, loop, polarity, partition, loop_score, relative_score, dominant`` (long form) for one run."""
+        keep = np.arange(len(self.loops.ids)) if selected is None else np.asarray(selected, int)
+        polarity = np.asarray(self.polarity(run), dtype=object)
+        T = len(self.time)
+        return pd.DataFrame({
+            "time": np.tile(self.time, len(keep)),
+            "loop": np.repeat(np.asarray(self.loops.ids, dtype=object)[keep], T),
+            "polarity": np.repeat(polarity[keep], T),
+            "partition": np.repeat(self.loops.partition[keep], T),
+            "loop_score": self.loop_score[keep, run].ravel(),
+            "relative_score": self.relative_score[keep, run].ravel(),
+            "dominant": self.dominant[keep, run].ravel()})
+
+    def periods(self, run: int = 0) -> pd.DataFrame:
+        """``partition, start, end, loops`` (``"; "``-joined ids) of the dominant loop sets of one run."""
+        found = ltm.periods(self.time, self.dominant[:, run], self.loops.ids, self.loops.partition)
+        return pd.DataFrame([{"partition": p.partition, "start": p.start, "end": p.end, "loops": "; ".join(p.loops)}
+                             for p in found], columns=["partition", "start", "end", "loops"])
+
+    def links(self, run: int = 0) -> pd.DataFrame:
+        """Link scores of one run: index time, one column per link ``"source -> target"``."""
+        return pd.DataFrame({f"{u} -> {v}": s[run] for (u, v), s in self.link_score.items()},
+                            index=pd.Index(self.time, name="time"))
+
+
+def select_loops(result: Dominance, choice) -> np.ndarray:
+    """Indices of the loops ``--loops`` reports.
+
+    ``"named"``: the documented loops and every loop that is ever in a dominant set;
+    ``"all"``: every loop; a number K: the documented loops and the K loops with the
+    largest mean |relative score|.
+    """
+    choice = parse_loop_choice(choice)
+    named = np.array([bool(n) for n in result.loops.named])
+    if choice == "all":
+        return np.arange(len(named))
+    if choice == "named":
+        return np.flatnonzero(named | result.dominant.any(axis=(1, 2)))
+    strength = np.nan_to_num(np.nanmean(np.abs(result.relative_score), axis=(1, 2)), nan=0.0)
+    top = np.argsort(-strength, kind="stable")[:choice]
+    return np.flatnonzero(named | np.isin(np.arange(len(named)), top))
+
+
+def parse_loop_choice(value):
+    """``--loops``: ``"named"``, ``"all"`` or a positive whole number."""
+    if isinstance(value, (int, np.integer)) and value >= 1:
+        return int(value)
+    text = str(value).strip().lower()
+    if text in ("named", "all"):
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise InputError(f"--loops: {value!r} is not allowed; give {LOOP_CHOICES} (at least 1)")
+
+
+# --------------------------------------------------------------------------
+# The entry point
+
+
+def dominance(source, samples: pd.DataFrame | None = None, max_loops: int = ltm.MAX_EXHAUSTIVE,
+              keep=None) -> Dominance:
+    """Loops That Matter for one run, or for one run per row of ``samples``.
+
+    Parameters
+    ----------
+    source : Scenario, RunResult, or path of a ``.mdl`` file
+        What to run (a result is re-run from its scenario on the ensemble engine, which
+        gives PySD's numbers).
+    samples : pandas.DataFrame, optional
+        One row per run, one column per constant; the index labels the runs.
+    max_loops : int
+        Enumerate every simple cycle up to this many; beyond, use the strongest-path search.
+    keep : sequence of int, optional
+        With ``samples``: the loops (indices into the loop set) whose scores are kept.
+
+    Returns
+    -------
+    Dominance
+
+    Raises
+    ------
+    InputError
+        For a model the ensemble engine cannot run, or one with SMOOTH or DELAY (whose
+        internal stocks would need composite link scores).
+    """
+    scenario = as_scenario(source)
+    equations = model_equations(scenario.model)
+    check_supported(scenario.model)
+    graph = ltm.score_graph(equations)
+    cycles = model_cycles(scenario.model, max_loops)
+    discovery = "exhaustive" if cycles is not None else "strongest-path"
+    edges = list(graph.edges) if cycles is None else None
+    # The loop set is fixed on the first run (the scenario itself when no samples are given).
+    first = None if samples is None else samples.iloc[:1]
+    if cycles is None:
+        time, _, links = score_runs(scenario, first, edges)
+        cycles = ltm.strongest_loops(graph, links)
+    loopset = build_loopset(graph, cycles, scenario.model, discovery)
+    if samples is None:
+        time, runs, links = score_runs(scenario, None, list(graph.edges))
+        return finish(scenario, time, runs, loopset, links)
+    return ensemble(scenario, samples, loopset, keep)
+
+
+def ensemble(scenario: Scenario, samples: pd.DataFrame, loopset: LoopSet, keep=None) -> Dominance:
+    """Score an ensemble in batches of runs small enough for (loops x runs x times) arrays.
+
+    Every loop is scored (the relative scores need them all), but only the loops ``keep``
+    (indices; default all) are kept, and link scores are not: for 10,000 runs of a model
+    with thousands of loops they would not fit in memory.
+    """
+    keep = np.arange(len(loopset.ids)) if keep is None else np.asarray(keep, int)
+    steps = round((scenario.time.end - scenario.time.start) / scenario.time.saveper) + 1
+    batch = max(1, int(MEMORY_BUDGET // (8 * max(len(loopset.ids), 1) * steps)))
+    edges = loopset.edges()
+    parts = []
+    for start in range(0, len(samples), batch):
+        time, runs, links = score_runs(scenario, samples.iloc[start:start + batch], edges)
+        part = finish(scenario, time, runs, loopset, links)
+        parts.append((part.loop_score[keep], part.relative_score[keep], part.dominant[keep]))
+    kept = LoopSet(tuple(loopset.ids[i] for i in keep), tuple(loopset.nodes[i] for i in keep),
+                   tuple(loopset.named[i] for i in keep), loopset.partition[keep], loopset.discovery,
+                   loopset.unmatched)
+    scores, relative, flags = (np.concatenate([p[k] for p in parts], axis=1) for k in range(3))
+    return Dominance(scenario, time, samples.index.to_numpy(), kept, scores, relative, flags, {})
+
+
+def finish(scenario, time, runs, loopset: LoopSet, links: dict) -> Dominance:
+    """Loop scores, relative scores and dominant sets from link scores."""
+    scores = ltm.loop_scores(links, loopset.nodes) if loopset.nodes else np.zeros((0, len(runs), len(time)))
+    relative = ltm.relative_scores(scores, loopset.partition)
+    flags = ltm.dominant(relative, loopset.partition)
+    return Dominance(scenario, time, runs, loopset, scores, relative, flags, links)
+
+
+def as_scenario(source) -> Scenario:
+    if isinstance(source, Scenario):
+        return source
+    scenario = getattr(source, "scenario", None)
+    if isinstance(scenario, Scenario):
+        return scenario
+    return scenario_from_model(check_model_path(Path(source)))
+
+
+@lru_cache(maxsize=8)
+def _equations(path: Path, digest: str) -> dict:
+    return equation_functions(path)
+
+
+def model_equations(path) -> dict:
+    """The model's equations (cached per file content in this process)."""
+    path = check_model_path(Path(path))
+    return _equations(path, file_hash(path))
+
+
+def model_cycles(path, limit: int = ltm.MAX_EXHAUSTIVE):
+    """Every simple cycle of the model's score graph, or None beyond ``limit`` (cached per file content)."""
+    path = check_model_path(Path(path))
+    return _cycles(path, file_hash(path), limit)
+
+
+@lru_cache(maxsize=8)
+def _cycles(path: Path, digest: str, limit: int):
+    return ltm.enumerate_loops(ltm.score_graph(_equations(path, digest)), limit)
+
+
+def check_supported(path) -> None:
+    """Refuse models whose SMOOTH or DELAY would hide stocks from the scores."""
+    program = EnsembleModel.load(path).program
+    for name, kind in zip(program.names, program.kinds):
+        if kind in STATEFUL:
+            raise InputError(f"{path}: {name!r} is a {kind.upper()}; dominance needs the composite link "
+                             "scores of its internal stocks, which defdip does not compute yet; write the "
+                             "stocks out as INTEG to analyse it")
+
+
+# --------------------------------------------------------------------------
+# Loops and names
+
+
+def build_loopset(graph: nx.DiGraph, cycles, model_path, discovery: str) -> LoopSet:
+    """The scored loops: the cycles found plus the documented loops, with ids and partitions."""
+    named, unmatched = documented_cycles(graph, model_path)
+    cycles = list(dict.fromkeys([*cycles, *named]))
+    partition_of = ltm.cycle_partitions(graph)
+    ids, labels, parts = [], [], []
+    for nodes in cycles:
+        label = named.get(nodes, "")
+        labels.append(label)
+        ids.append(label or " -> ".join(nodes + nodes[:1]))
+        parts.append(next(partition_of[n] for n in nodes if n in partition_of))
+    return LoopSet(tuple(ids), tuple(cycles), tuple(labels), np.asarray(parts, int), discovery, unmatched)
+
+
+def documented_cycles(graph: nx.DiGraph, model_path) -> tuple[dict, dict]:
+    """Documented loop -> its cycle in ``graph`` (closed along shortest paths between the named variables).
+
+    Returns ``({cycle: label}, {label: reason})``, the second for loops that do not close
+    into a simple cycle.
+    """
+    found, unmatched = {}, {}
+    for label, chain in named_loops(Path(model_path)).items():
+        chain = [element[0] for element in resolve_chain(graph, chain)]
+        walk = []
+        for here, there in zip(chain, chain[1:] + chain[:1]):
+            if here not in graph or there not in graph or not nx.has_path(graph, here, there):
+                unmatched[label] = f"no path from {here!r} to {there!r}"
+                break
+            walk += nx.shortest_path(graph, here, there)[:-1]
+        else:
+            if len(set(walk)) != len(walk):
+                unmatched[label] = "the documented variables do not close into a simple loop"
+            else:
+                found[ltm.canonical_cycle(walk)] = label
+    return found, unmatched
+
+
+# --------------------------------------------------------------------------
+# Runs
+
+
+def score_runs(scenario: Scenario, samples: pd.DataFrame | None, edges) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Link scores of ``edges`` for each run (in batches that keep arrays small).
+
+    Returns
+    -------
+    time : ndarray (T,)
+    runs : ndarray (N,)
+    links : dict
+        ``(source, target) -> (N, T)`` [dimensionless]; NaN at the last saved time.
+    """
+    equations = model_equations(scenario.model)
+    model = EnsembleModel.load(scenario.model)
+    n = 1 if samples is None else len(samples)
+    runs = np.arange(1) if samples is None else samples.index.to_numpy()
+    steps = round((scenario.time.end - scenario.time.start) / scenario.time.saveper) + 1
+    batch = max(1, int(MEMORY_BUDGET // (8 * max(len(edges), 1) * steps)))
+    parts = []
+    for start in range(0, n, batch):
+        rows = None if samples is None else samples.iloc[start:start + batch]
+        time, now, later = states(model, equations, scenario, rows)
+        parts.append(ltm.link_scores(equations, edges, now, later))
+    links = {e: np.concatenate([p[e] for p in parts]) for e in edges}
+    outside = time + scenario.time.dt > scenario.time.end + scenario.time.dt * 1e-6
+    for score in links.values():
+        score[:, outside] = np.nan  # the interval leaves the run
+    return time, runs, links
+
+
+def states(model: EnsembleModel, equations: dict, scenario: Scenario, rows: pd.DataFrame | None):
+    """Every equation input at the saved times and one step later, for a batch of runs.
+
+    Returns ``(time (T,), now, later)``; ``now`` and ``later`` map names to arrays that
+    broadcast to ``(N, T)``.
+    """
+    program = model.program
+    constants = dict(scenario.constants)
+    series = {k: v for k, v in scenario.series.items()}
+    size = 1
+    if rows is not None:
+        size = len(rows)
+        for name in rows.columns:
+            constants[name] = rows[name].to_numpy(float)
+            series.pop(name, None)  # a sampled constant replaces its series, as in simulate_batch
+    t = scenario.time
+    dynamic = [n for n, k in zip(program.names, program.kinds) if k not in ("constant", "control")]
+    time, values = model.run(Timing(t.start, t.end, t.dt, t.saveper), constants,
+                             {k: tuple(zip(*pts)) for k, pts in series.items()}, dynamic, size)
+    clock = engine_clock(t.start, t.end, t.dt, time)
+    now = {name: values[name] for name in dynamic}
+    for name, default in zip(program.constants, program.defaults):
+        value = constants.get(name, default)
+        now[name] = np.asarray(value, float).reshape(-1, 1) if np.ndim(value) else float(value)
+    for name in program.controls.values():
+        now[name] = {"INITIAL TIME": t.start, "FINAL TIME": t.end, "TIME STEP": t.dt,
+                     "SAVEPER": t.saveper}[name]
+    now["Time"] = clock
+    later_inputs = {"Time": clock + t.dt}
+    for name, points in series.items():
+        xs, ys = np.asarray(points, float).T
+        now[name] = np.interp(clock, xs, ys)
+        later_inputs[name] = np.interp(clock + t.dt, xs, ys)
+    order = ltm.evaluation_order(equations)
+    later = ltm.step_ahead(equations, order, now, later_inputs, t.dt)
+    return time, now, later
+
+
+def engine_clock(start: float, end: float, dt: float, saved: np.ndarray) -> np.ndarray:
+    """The engine's own time values at the saved steps (it advances by repeated addition)."""
+    clock, t = [], start
+    steps = math.floor((end - start) / dt + 0.5) + 1
+    for _ in range(steps):
+        clock.append(t)
+        t = t + dt
+    clock = np.asarray(clock)
+    index = np.rint((np.asarray(saved, float) - start) / dt).astype(int)
+    return clock[np.clip(index, 0, len(clock) - 1)]
