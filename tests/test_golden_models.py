@@ -1,9 +1,13 @@
-"""Golden tests: ``defdip run --model`` on canonical models against the tools' own output.
+"""Golden tests: canonical models run by defdip against the simulators' own output.
 
-The models and their expected outputs are cases of SDXorg/test-models, kept in
-``shared/test-models`` beside the repository (CI clones the repo next to ``../shared``).
-Each case runs through the real command line and compares ``trajectories.csv`` with
-the expected file: every variable present in both, at the times present in both.
+The models and their expected outputs are cases of SDXorg/test-models, vendored under
+``tests/models/golden`` with their licence (``ORIGIN.md`` there says where from). Each case
+is one model file (Vensim ``.mdl``, XMILE ``.xmile`` or Stella ``.stmx``) and one engine. A
+case either runs the model as ``defdip run --model`` does (:func:`scenario_from_model`, then
+:func:`simulate`) and compares every variable present in the expected output, at the times
+present in both, or it is listed as refused: then the real command line must exit with
+status 2 and a message naming the reason, and write nothing. The command line's run path
+itself is tested end to end in ``test_any_model.py`` and by :func:`test_console_entry_point`.
 """
 from __future__ import annotations
 
@@ -18,13 +22,11 @@ import pandas as pd
 import pytest
 
 from defdip.cli.main import main
-from defdip.core.model import CONTROL_NAMES
+from defdip.core.model import CONTROL_NAMES, VENSIM_SUFFIXES, XMILE_SUFFIXES
+from defdip.core.scenario import scenario_from_model
+from defdip.engines.simulate import ENGINES, simulate
 
 TEST_MODELS = Path(__file__).resolve().parent / "models" / "golden"
-
-pytestmark = pytest.mark.skipif(
-    not TEST_MODELS.is_dir(),
-    reason=f"golden models not found at {TEST_MODELS.resolve()} (clone the repo beside shared/)")
 
 # PySD's integration tests use the same defaults. The expected files hold about six
 # significant digits, so a tighter rtol would test the export format, not the model.
@@ -32,42 +34,143 @@ RTOL = 1e-3
 ATOL = 1e-6
 TIME_DECIMALS = 9  # times are matched after rounding, so 0.1 * 3 meets 0.3
 
+# What a refusal must say (each phrase is part of the message the refusing code builds).
+SUBSCRIPTED = "is subscripted"
+MACROS = "macros are not supported"
+NO_VARIABLES = "PySD found no variables"
+PYSD_PARSE = "PySD could not parse the model"
+NOT_SUPPORTED = "is not supported by the ensemble engine"
+NON_NEGATIVE = "is a non-negative INTEG"
+
 
 @dataclass(frozen=True)
 class Case:
-    """One canonical model, its expected output and the tolerances it is held to.
+    """One model file, its expected output and what each engine is held to.
 
     Any tolerance looser than ``RTOL``/``ATOL`` must say why in ``why``.
+
+    Attributes
+    ----------
+    path : str
+        ``folder/file`` under ``tests/models/golden``.
+    expected : str
+        The expected output's file name in the folder (default: ``output.csv`` or ``output.tab``).
+    ensemble : str
+        Empty when the ensemble engine runs the model; else what its refusal names.
+    refused : str
+        Empty when PySD runs the model; else what defdip's refusal (either engine) names.
     """
 
-    folder: str
-    model: str
-    expected: str
+    path: str
+    expected: str = ""
     rtol: float = RTOL
     atol: float = ATOL
     why: str = ""
-    ensemble_refuses: str = ""  # what the ensemble engine names when it declines the model
+    ensemble: str = ""
+    refused: str = ""
 
     @property
     def model_path(self) -> Path:
-        return TEST_MODELS / self.folder / self.model
+        return TEST_MODELS / self.path
 
     @property
     def expected_path(self) -> Path:
-        return TEST_MODELS / self.folder / self.expected
+        folder = self.model_path.parent
+        if self.expected:
+            return folder / self.expected
+        found = [folder / n for n in ("output.csv", "output.tab") if (folder / n).is_file()]
+        assert len(found) == 1, f"{folder}: expected exactly one of output.csv, output.tab; found {found}"
+        return found[0]
+
+    def refusal(self, engine: str) -> str:
+        """What a refusal by ``engine`` must name, or ``""`` when the engine runs the model."""
+        if self.refused:
+            return self.refused
+        return self.ensemble if engine == "ensemble" else ""
 
 
 CASES = (
-    Case("abs", "test_abs.mdl", "output.csv"),
-    Case("builtin_max", "builtin_max.mdl", "output.csv"),
-    Case("delays", "test_delays.mdl", "output.tab", ensemble_refuses="takes its order from the equation"),
-    Case("if_stmt", "if_stmt.mdl", "output.csv"),
-    Case("input_functions", "test_inputs.mdl", "output.csv"),
-    Case("lookups", "test_lookups.mdl", "output.tab"),
-    Case("smooth", "test_smooth.mdl", "output.tab", ensemble_refuses="takes its order from the equation"),
-    Case("teacup", "teacup.mdl", "output.csv"),
-    Case("xidz_zidz", "xidz_zidz.mdl", "output.tab"),
+    # --- scalar Vensim models: both engines -----------------------------------------------------
+    Case("abs/test_abs.mdl"),
+    Case("builtin_max/builtin_max.mdl"),
+    Case("builtin_min/builtin_min.mdl"),
+    Case("case_sensitive_extension/teacup-upper.MDL"),
+    Case("chained_initialization/test_chained_initialization.mdl"),
+    Case("constant_expressions/test_constant_expressions.mdl"),
+    Case("delay_fixed/test_delay_fixed.mdl"),
+    Case("euler_step_vs_saveper/test_euler_step_vs_saveper.mdl"),
+    Case("exponentiation/exponentiation.mdl"),  # -2^2 is -4
+    Case("if_stmt/if_stmt.mdl"),
+    Case("initial_function/test_initial.mdl"),
+    Case("input_functions/test_inputs.mdl"),
+    Case("line_continuation/test_line_continuation.mdl"),
+    Case("ln/test_ln.mdl"),
+    Case("log/test_log.mdl"),
+    Case("logicals/test_logicals.mdl"),
+    Case("lookups/test_lookups.mdl"),
+    Case("lookups_inline/test_lookups_inline.mdl"),
+    Case("number_handling/test_number_handling.mdl"),
+    Case("parentheses/test_parens.mdl"),
+    Case("reference_capitalization/test_reference_capitalization.mdl"),
+    Case("smooth_and_stock/test_smooth_and_stock.mdl"),
+    Case("sqrt/test_sqrt.mdl"),
+    Case("teacup/teacup.mdl"),
+    Case("time/test_time.mdl"),
+    Case("trend/test_trend.mdl"),
+    Case("trig/test_trig.mdl"),
+    Case("xidz_zidz/xidz_zidz.mdl"),
+    Case("zeroled_decimals/test_zeroled_decimals.mdl"),
+    # --- Vensim models with what the ensemble engine does not implement: PySD only ---------------
+    Case("delays/test_delays.mdl", ensemble="takes its order from the equation"),
+    Case("smooth/test_smooth.mdl", ensemble="takes its order from the equation"),
+    Case("macro_stock/test_macro_stock.mdl", ensemble=MACROS),
+    Case("sample_if_true/test_sample_if_true.mdl", ensemble=SUBSCRIPTED),
+    Case("arithmetics/test_arithmetics.mdl", ensemble=SUBSCRIPTED),
+    Case("power/power.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_1d_arrays/test_subscript_1d_arrays.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_2d_arrays/test_subscript_2d_arrays.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_3d_arrays/test_subscript_3d_arrays.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_aggregation/test_subscript_aggregation.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_individually_defined_1d_arrays/subscript_individually_defined_1d_arrays.mdl",
+         ensemble=SUBSCRIPTED),
+    Case("subscript_multiples/test_multiple_subscripts.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_subranges/test_subscript_subrange.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_transposition/test_subscript_transposition.mdl", ensemble=SUBSCRIPTED),
+    Case("subscript_updimensioning/test_subscript_updimensioning.mdl", ensemble=SUBSCRIPTED),
+    Case("subscripted_flows/test_subscripted_flows.mdl", ensemble=SUBSCRIPTED),
+    Case("subscripted_trig/test_subscripted_trig.mdl", ensemble=SUBSCRIPTED),
+    Case("subscripted_xidz/test_subscripted_xidz.mdl", ensemble=SUBSCRIPTED),
+    # --- XMILE and Stella files: PySD's XMILE translator -----------------------------------------
+    Case("abs/test_abs.xmile"),
+    Case("abs/test_abs.stmx"),
+    Case("builtin_max/builtin_max.xmile"),
+    Case("builtin_max/builtin_max.stmx"),
+    Case("chained_initialization/test_chained_initialization.xmile"),
+    Case("comparisons/comparisons.xmile"),
+    Case("eval_order/eval_order.xmile"),
+    Case("exponentiation/exponentiation.xmile"),
+    Case("if_stmt/if_stmt.xmile"),
+    Case("logicals/test_logicals_caseinsensitive.xmile"),
+    Case("lookups/test_lookups.xmile"),
+    Case("lookups/test_lookups_xscale.xmile"),
+    Case("min_max_1arg/test_min_max_1arg.xmile", ensemble=SUBSCRIPTED),
+    Case("pi/test_pi.xmile", ensemble=NOT_SUPPORTED),
+    Case("subscript_individually_defined_1d_arrays/subscript_individually_defined_1d_arrays.xmile", ensemble=SUBSCRIPTED),
+    Case("subscript_individually_defined_1d_arrays/subscript_individually_defined_1d_arrays.stmx", ensemble=SUBSCRIPTED),
+    Case("subscripted_trig/test_subscripted_trig.xmile", ensemble=SUBSCRIPTED),
+    Case("teacup/teacup.xmile"),
+    Case("teacup/teacup.stmx", ensemble=NON_NEGATIVE),
+    Case("xidz_zidz/xidz_zidz.xmile"),
+    Case("zeroled_decimals/test_zeroled_decimals.xmile"),
+    # --- refused by defdip whatever the engine --------------------------------------------------
+    Case("control_vars/test_control_vars.mdl", refused="a time setting must be a number"),
+    Case("comparisons/comparisons.stmx", refused=NO_VARIABLES),  # Stella 10's XML namespace
+    Case("subscript_1d_arrays/test_subscript_1d_arrays.xmile", refused=PYSD_PARSE),  # '???' equations
+    Case("macro_stock/test_macro_stock.xmile", refused=PYSD_PARSE),  # PySD reads no XMILE macros
 )
+
+
+PARAMS = [pytest.param(case, engine, id=f"{case.path}-{engine}") for case in CASES for engine in ENGINES]
 
 
 # --- reading the expected files ---------------------------------------------------------------
@@ -87,6 +190,7 @@ def read_expected(path: Path) -> pd.DataFrame:
     Reads both layouts the tools write: time down the first column with the variables
     across, and the transposed one with a leading column of variable names and the
     times across the first row. ``.tab`` files are tab-separated, ``.csv`` comma-separated.
+    Cells that are not numbers (blank, ``:NA:``) are NaN.
     """
     sep = "\t" if path.suffix.lower() == ".tab" else ","
     raw = pd.read_csv(path, sep=sep, header=None, dtype=str, keep_default_na=False)
@@ -112,7 +216,11 @@ def read_trajectories(out_dir: Path) -> pd.DataFrame:
 # --- comparing --------------------------------------------------------------------------------
 
 def mismatches(actual: pd.DataFrame, expected: pd.DataFrame, rtol: float, atol: float) -> list[str]:
-    """One line per variable that differs beyond tolerance (empty when all agree)."""
+    """One line per variable that differs beyond tolerance (empty when all agree).
+
+    Only the expected file's numbers are compared: Vensim writes a constant once, at the
+    first saved time, and leaves its later cells blank.
+    """
     actual = actual.set_axis(np.round(actual.index.to_numpy(float), TIME_DECIMALS), axis=0)
     expected = expected.set_axis(np.round(expected.index.to_numpy(float), TIME_DECIMALS), axis=0)
     times = expected.index.intersection(actual.index)
@@ -126,57 +234,80 @@ def mismatches(actual: pd.DataFrame, expected: pd.DataFrame, rtol: float, atol: 
     # defdip writes model variables, not the control settings; anything else missing is a bug.
     controls = {canonical(c) for c in CONTROL_NAMES} | {"time"}
     missing = sorted(theirs[k] for k in theirs.keys() - ours.keys() - controls)
-    assert not missing, f"variables in the expected output but not in trajectories.csv: {missing}"
+    assert not missing, f"variables in the expected output but not in the trajectories: {missing}"
     shared = sorted(theirs.keys() & ours.keys())
     assert shared, f"no variable in common; ours {list(actual.columns)}, theirs {list(expected.columns)}"
 
     lines = []
     for key in shared:
-        got = actual.loc[times, ours[key]].to_numpy(float)
         want = expected.loc[times, theirs[key]].to_numpy(float)
-        bad = ~np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+        recorded = ~np.isnan(want)
+        got = actual.loc[times, ours[key]].to_numpy(float)
+        bad = recorded & ~np.isclose(got, want, rtol=rtol, atol=atol)
         if bad.any():
             i = int(np.argmax(np.where(bad, np.abs(got - want), -np.inf)))
-            lines.append(f"{theirs[key]!r}: {int(bad.sum())}/{len(times)} times differ; worst at "
+            lines.append(f"{theirs[key]!r}: {int(bad.sum())}/{int(recorded.sum())} times differ; worst at "
                          f"t={times[i]}: got {got[i]:.6g}, expected {want[i]:.6g}")
     return lines
 
 
-def run_cli(model: Path, out_dir: Path, engine: str = "pysd") -> None:
-    code = main(["run", "--model", str(model), "-o", str(out_dir), "--engine", engine])
-    assert code == 0, f"defdip run --model {model} --engine {engine} exited with {code}"
-
-
 # --- tests ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("engine", ["pysd", "ensemble"])
-@pytest.mark.parametrize("case", CASES, ids=[c.folder for c in CASES])
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "engine"), PARAMS)
 def test_matches_expected_output(case: Case, engine: str, tmp_path, capsys):
     assert case.rtol == RTOL and case.atol == ATOL or case.why, \
-        f"{case.folder}: a loosened tolerance needs a reason"
-    if engine == "ensemble" and case.ensemble_refuses:
-        assert_refused(case, tmp_path, capsys)
+        f"{case.path}: a loosened tolerance needs a reason"
+    assert case.model_path.is_file(), f"{case.model_path}: listed model file is missing"
+    if case.refusal(engine):
+        assert_refused(case, engine, tmp_path, capsys)
         return
-    run_cli(case.model_path, tmp_path, engine)
-    problems = mismatches(read_trajectories(tmp_path), read_expected(case.expected_path),
-                          case.rtol, case.atol)
-    assert not problems, f"{case.folder} (rtol={case.rtol}, atol={case.atol}):\n" + "\n".join(problems)
+    result = simulate(scenario_from_model(case.model_path), engine)
+    problems = mismatches(result.trajectories, read_expected(case.expected_path), case.rtol, case.atol)
+    assert not problems, f"{case.path} (rtol={case.rtol}, atol={case.atol}):\n" + "\n".join(problems)
 
 
-def assert_refused(case: Case, tmp_path, capsys) -> None:
-    """The ensemble engine declines the model by name, points to PySD, and writes nothing."""
-    code = main(["run", "--model", str(case.model_path), "-o", str(tmp_path / "out"), "--engine", "ensemble"])
+def assert_refused(case: Case, engine: str, tmp_path, capsys) -> None:
+    """``defdip run --model`` exits 2 naming the reason (and PySD, for the ensemble), writing nothing."""
+    out = tmp_path / "out"
+    code = main(["run", "--model", str(case.model_path), "-o", str(out), "--engine", engine])
     err = capsys.readouterr().err
-    assert code == 2 and case.ensemble_refuses in err and "--engine pysd" in err, err
-    assert not (tmp_path / "out").exists()
+    assert code == 2, f"exit {code}: {err}"
+    assert case.refusal(engine) in err, err
+    assert "internal error" not in err and "Traceback" not in err, err
+    if not case.refused:
+        assert "--engine pysd" in err, err
+    assert not out.exists()
+
+
+def test_every_vendored_model_is_a_case():
+    """Each model file under tests/models/golden is listed once, and each listed one is there."""
+    suffixes = VENSIM_SUFFIXES + XMILE_SUFFIXES
+    vendored = sorted(p.relative_to(TEST_MODELS).as_posix() for p in TEST_MODELS.glob("*/*")
+                      if p.suffix.lower() in suffixes)
+    listed = [c.path for c in CASES]
+    assert len(listed) == len(set(listed)), "a model is listed twice"
+    assert sorted(listed) == vendored, (f"listed but missing: {sorted(set(listed) - set(vendored))}; "
+                                        f"vendored but not listed: {sorted(set(vendored) - set(listed))}")
+    for case in CASES:
+        assert case.expected_path.is_file(), case.expected_path
+
+
+def test_golden_set_covers_what_defdip_claims():
+    """At least 30 folders, subscripted models for PySD, XMILE and Stella files."""
+    folders = {c.path.split("/")[0] for c in CASES}
+    assert len(folders) >= 30
+    assert sum(c.ensemble == SUBSCRIPTED and not c.refused for c in CASES) >= 10
+    for suffix in (".xmile", ".stmx"):
+        assert sum(c.path.endswith(suffix) and not c.refused for c in CASES) >= 3, suffix
 
 
 def test_console_entry_point(tmp_path):
     """``python -m defdip run --model`` in a fresh interpreter writes the same trajectories."""
-    case = next(c for c in CASES if c.folder == "teacup")
+    case = next(c for c in CASES if c.path == "teacup/teacup.mdl")
     done = subprocess.run(
         [sys.executable, "-m", "defdip", "run", "--model", str(case.model_path), "-o", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ), timeout=600)
+        check=False, capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ), timeout=600)
     assert done.returncode == 0, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
     assert "wrote" in done.stdout
     problems = mismatches(read_trajectories(tmp_path), read_expected(case.expected_path),
@@ -184,7 +315,7 @@ def test_console_entry_point(tmp_path):
     assert not problems, "\n".join(problems)
 
 
-# --- the reader itself ------------------------------------------------------------------------
+# --- the reader and the comparison themselves -------------------------------------------------
 
 @pytest.mark.parametrize("layout", ["time_down", "transposed"])
 @pytest.mark.parametrize("suffix", [".csv", ".tab"])
@@ -202,10 +333,21 @@ def test_read_expected_layouts(tmp_path, layout, suffix):
     np.testing.assert_array_equal(frame.iloc[:, 1], [4, np.nan, 6])
 
 
-def test_mismatch_is_reported(tmp_path):
+def test_mismatch_is_reported():
     expected = pd.DataFrame({"Stock A": [1.0, 2.0, 3.0], "FINAL TIME": 1.0},
                             index=pd.Index([0.0, 0.5, 1.0], name="time"))
     actual = pd.DataFrame({"stock_a": [1.0, 2.0, 3.1]}, index=expected.index)
     (line,) = mismatches(actual, expected, RTOL, ATOL)
     assert "'Stock A'" in line and "t=1.0" in line
     assert mismatches(actual.assign(stock_a=[1.0, 2.0, 3.0]), expected, RTOL, ATOL) == []
+
+
+def test_subscripted_columns_and_blank_cells():
+    """``x[a,b]`` columns match PySD's flattened names; a blank expected cell is not compared."""
+    index = pd.Index([0.0, 1.0], name="time")
+    expected = pd.DataFrame({"Stock[Entry 1,Col 1]": [1.0, np.nan], "Rate[Entry 1]": [0.5, 0.5]}, index=index)
+    actual = pd.DataFrame({"Stock[Entry 1,Col 1]": [1.0, 7.0], "Rate[Entry 1]": [0.5, 0.6]}, index=index)
+    (line,) = mismatches(actual, expected, RTOL, ATOL)
+    assert line.startswith("'Rate[Entry 1]': 1/2 times differ")
+    with pytest.raises(AssertionError, match=r"Stock\[Entry 1,Col 1\]"):
+        mismatches(actual.drop(columns="Stock[Entry 1,Col 1]"), expected, RTOL, ATOL)

@@ -1,7 +1,19 @@
 """Model loading: translation cached by content hash, never stale; variables described."""
 import shutil
+from pathlib import Path
 
-from defdip.core.model import DEFAULT_MODEL, cache_root, model_info, translate
+import pytest
+
+from defdip.core.errors import InputError
+from defdip.core.model import (
+    DEFAULT_MODEL,
+    cache_root,
+    check_model_path,
+    model_format,
+    model_info,
+    translate,
+)
+from defdip.core.names import canonical
 
 
 def test_translation_is_cached_by_content(tmp_path):
@@ -61,3 +73,97 @@ def test_an_incomplete_cache_entry_is_replaced(tmp_path):
     stale.mkdir(parents=True, exist_ok=True)
     (stale / "old_name.py").write_text("# an older layout")
     pysd.load(str(translate(copy)))
+
+
+# --- any model PySD reads: subscripts, XMILE and Stella files -----------------------------------
+
+GOLDEN = Path(__file__).resolve().parent / "models" / "golden"
+
+
+def test_subscripted_model_lists_variables_not_subscript_ranges():
+    info = model_info(GOLDEN / "subscript_2d_arrays" / "test_subscript_2d_arrays.mdl")
+    assert "One Dimensional Subscript" not in info.variables  # a range, not a variable
+    stock, rates = info.variables["Stock A"], info.variables["Rate A"]
+    assert stock.kind == "stock"
+    assert stock.subscripts == ("One Dimensional Subscript", "Second Dimension Subscript")
+    assert rates.kind == "constant" and rates.value is None  # an array, not one number
+    assert rates.equation == "0.01, 0.02; 0.03, 0.04; 0.05, 0.06;"
+    assert info.variables["TIME STEP"].subscripts == ()
+
+
+def test_a_variable_defined_piece_by_piece_is_one_variable():
+    info = model_info(GOLDEN / "subscript_individually_defined_1d_arrays"
+                      / "subscript_individually_defined_1d_arrays.mdl")
+    rate = info.variables["Rate A"]
+    assert rate.kind == "constant" and rate.subscripts == ("One Dimensional Subscript",)
+    assert rate.equation == "[Entry 1] = 0.01; [Entry 2] = 0.2; [Entry 3] = 0.3"
+
+
+def test_a_subrange_is_named_as_the_dimension():
+    info = model_info(GOLDEN / "subscript_subranges" / "test_subscript_subrange.mdl")
+    assert info.variables["Subrange Vals"].subscripts == ("Subrange of Dim1",)
+    assert info.variables["Stock A"].subscripts == ("Dim1",)
+
+
+def test_variables_inside_a_macro_are_not_the_models():
+    info = model_info(GOLDEN / "macro_stock" / "test_macro_stock.mdl")
+    assert set(info.variables) == {"macro input", "macro output", "macro parameter", "FINAL TIME",
+                                   "INITIAL TIME", "SAVEPER", "TIME STEP"}
+
+
+@pytest.mark.parametrize("name", ["teacup.xmile", "teacup.stmx"])
+def test_xmile_and_stella_files_are_described(name):
+    info = model_info(GOLDEN / "teacup" / name)
+    kinds = {v.name.lower(): v.kind for v in info.variables.values()}
+    assert kinds == {"room temperature": "constant", "characteristic time": "constant",
+                     "heat loss to room": "auxiliary", "teacup temperature": "stock",
+                     "initial time": "control", "final time": "control", "time step": "control",
+                     "saveper": "control"}
+    stock = info.resolve("teacup temperature")
+    assert canonical(stock.equation.replace('"', "")) == "integ(-heat loss to room, 180)"
+    assert (info.control("INITIAL TIME"), info.control("FINAL TIME")) == (0, 30)
+    assert info.control("SAVEPER") == info.control("TIME STEP") == 0.125  # SAVEPER = time_step
+
+
+def test_xmile_translation_is_cached_by_content(tmp_path):
+    import pysd
+
+    copy = tmp_path / "cup.xmile"
+    shutil.copy(GOLDEN / "teacup" / "teacup.xmile", copy)
+    first = translate(copy)
+    assert translate(copy) == first and cache_root() in first.parents
+    copy.write_text(copy.read_text().replace("<eqn>70</eqn>", "<eqn>71</eqn>"))
+    second = translate(copy)
+    assert second != first
+    assert pysd.load(str(second)).components.room_temperature() == 71
+    assert model_info(copy).variables["Room Temperature"].value == 71  # not the cached 70
+
+
+def test_underscored_time_settings_are_the_time_settings():
+    info = model_info(GOLDEN / "power" / "power.mdl")  # INITIAL_TIME, FINAL_TIME, TIME_STEP
+    assert info.variables["INITIAL_TIME"].kind == "control"
+    assert [info.control(n) for n in ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")] == [0, 5, 1, 1]
+
+
+def test_a_time_setting_given_by_an_equation_is_refused_by_name():
+    info = model_info(GOLDEN / "control_vars" / "test_control_vars.mdl")
+    with pytest.raises(InputError, match=r"INITIAL TIME = 'IF THEN ELSE\(.*a time setting must be a number"):
+        info.control("INITIAL TIME")
+
+
+def test_a_model_pysd_finds_nothing_in_is_refused():
+    with pytest.raises(InputError, match="comparisons.stmx: PySD found no variables"):
+        model_info(GOLDEN / "comparisons" / "comparisons.stmx")
+
+
+@pytest.mark.parametrize("suffix", [".MDL", ".xmile", ".STMX", ".xml"])
+def test_model_suffixes_follow_pysd(tmp_path, suffix):
+    path = tmp_path / f"m{suffix}"
+    path.write_text("", encoding="utf-8")
+    assert check_model_path(path) == path.resolve()
+    assert model_format(path) == ("vensim" if suffix.lower() == ".mdl" else "xmile")
+
+
+def test_another_suffix_is_refused_naming_the_allowed_ones(tmp_path):
+    with pytest.raises(InputError, match=r"m\.py: model must be a Vensim or XMILE file \(\.mdl, \.xmile"):
+        check_model_path(tmp_path / "m.py")

@@ -127,7 +127,7 @@ INVALID = [
     pytest.param("extends: [base.yaml]\n", "extends: expected a string", id="extends-not-string"),
     pytest.param("extends: nowhere.yaml\n", "extends: file not found", id="extends-missing"),
     pytest.param("model: nowhere.mdl\n", "model: model file not found", id="model-missing"),
-    pytest.param("model: bad.yaml\n", "must be a Vensim .mdl file", id="model-not-mdl"),
+    pytest.param("model: bad.yaml\n", "must be a Vensim or XMILE file (.mdl, .xmile", id="model-not-mdl"),
     # names
     pytest.param("constants: {war start yaer: 2022}\n",
                  "constants.war start yaer: unknown variable 'war start yaer'; did you mean 'war start year'",

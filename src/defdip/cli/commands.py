@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-MODULES = ("sweep", "compare", "micmac", "validate")
+MODULES = ("sweep", "compare", "micmac", "validate", "discover", "robustness", "dominance", "explore")
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

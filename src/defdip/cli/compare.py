@@ -40,6 +40,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--align", action="store_true",
                         help="interpolate runs with different time grids, time steps or models onto a common grid")
     parser.add_argument("--sweep", type=Path, metavar="DIR", help="a sweep result folder to add to the HTML report")
+    parser.add_argument("--discovery", type=Path, metavar="DIR",
+                        help="a `defdip discover` result folder to add to the HTML report")
     parser.add_argument("--engine", default="pysd", help="engine for scenario files (default: pysd)")
     add_debug_flag(parser)
 
@@ -54,6 +56,11 @@ def cmd_compare(args) -> int:
         raise InputError(f"--sweep {args.sweep}: no such folder; give the result folder of `defdip sweep`")
     if args.sweep is not None and not args.html:
         raise InputError("--sweep: only the HTML report shows a sweep; add --html (or use `defdip report`)")
+    discovery = getattr(args, "discovery", None)
+    if discovery is not None and not (discovery / "summary.json").is_file():
+        raise InputError(f"--discovery {discovery}: no summary.json; give the result folder of `defdip discover`")
+    if discovery is not None and not args.html:
+        raise InputError("--discovery: only the HTML report shows it; add --html (or use `defdip report`)")
     check_writable(args.output, args.force)  # refuse before anything runs
     runs = gather_runs(args.inputs, args.engine)
     comparison = build_comparison(runs, args.vars, args.reference, args.align)
@@ -61,7 +68,7 @@ def cmd_compare(args) -> int:
     for note in comparison.notes:
         print(f"note: {note}")
     write_comparison(args.output, comparison, table, html=args.html, sweep_dir=args.sweep, force=args.force,
-                     command_line=["defdip", *sys.argv[1:]])
+                     command_line=["defdip", *sys.argv[1:]], discovery_dir=discovery)
     print(table_text(table, comparison.variables, comparison.reference))
     print(f"\n* reference; differences from it in brackets. Wrote {args.output}"
           + (f" (report: {args.output / 'report.html'})" if args.html else ""))
@@ -69,7 +76,8 @@ def cmd_compare(args) -> int:
 
 
 def write_comparison(target: Path, comparison, table, html: bool = False, sweep_dir: Path | None = None,
-                     force: bool = False, command_line: list[str] | None = None) -> Path:
+                     force: bool = False, command_line: list[str] | None = None,
+                     discovery_dir: Path | None = None) -> Path:
     """Write compare.csv, the figures (PNG and SVG), manifest.json and optionally report.html, atomically.
 
     Returns
@@ -91,7 +99,7 @@ def write_comparison(target: Path, comparison, table, html: bool = False, sweep_
         if html:
             from defdip.io.report import write_report
 
-            write_report(work / "report.html", comparison, table, figures, sweep_dir)
+            write_report(work / "report.html", comparison, table, figures, sweep_dir, discovery_dir=discovery_dir)
         write_json(work / "manifest.json", {
             "runs": [{"name": r.name, "kind": r.kind, "source": str(r.source), "model_file": str(r.model),
                       "model_sha256": r.model_sha256, "dt": r.dt, "engine": r.engine} for r in comparison.runs],

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate scenarios (default: scenarios/baseline.yaml)")
     run.add_argument("scenarios", nargs="*", type=scenario_path, metavar="SCENARIO",
                      help="scenario files, or names of shipped scenarios (defdip scenarios lists them)")
-    run.add_argument("--model", type=Path, metavar="FILE.mdl", help="run any Vensim model with its own settings")
+    run.add_argument("--model", type=Path, metavar="FILE",
+                     help="run any Vensim .mdl or XMILE .xmile/.stmx model with its own settings")
     run.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
     run.add_argument("--engine", default="pysd",
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     scen.add_argument("--force", action="store_true", help="with --copy: overwrite files of the same name")
     describe = sub.add_parser("describe", help="show a variable's equation, units, range and source")
     describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
-    describe.add_argument("--model", type=Path, metavar="FILE.mdl")
+    describe.add_argument("--model", type=Path, metavar="FILE", help="a Vensim .mdl or XMILE .xmile/.stmx model")
     describe.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _register_commands(sub)
     return parser
@@ -150,7 +151,8 @@ def cmd_describe(args) -> int:
         return 0
     var = info.resolve(args.name, where=str(info.path))
     bounds = f"[{_fmt(var.low)}, {_fmt(var.high)}]" if (var.low, var.high) != (None, None) else "not declared"
-    print(f"{var.name}  ({var.kind})\n  equation: {var.equation}\n  units:    {var.units or '-'}\n"
+    dims = f"[{', '.join(var.subscripts)}]" if var.subscripts else ""
+    print(f"{var.name}{dims}  ({var.kind})\n  equation: {var.equation}\n  units:    {var.units or '-'}\n"
           f"  range:    {bounds}\n" + textwrap.indent(textwrap.fill(f"source:   {var.comment}", 88), "  "))
     return 0
 

@@ -27,7 +27,9 @@ def register(subparsers) -> None:
                              "(morris: N(D+1) runs) or levels per constant (oat: 1+DN runs)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--vary", action="append", default=[], metavar="NAME=LOW:HIGH",
-                        help="vary this constant uniformly (repeatable; default: the scenario's uncertainties)")
+                        help="vary this constant uniformly (repeatable; default: the scenario's uncertainties); "
+                             "'--vary all': the scenario's uncertainties and every other constant with a declared "
+                             "range (with morris: a global screen, screen.csv)")
     parser.add_argument("--outcome", action="append", default=[], metavar="SPEC", dest="outcomes",
                         help="NAME@YEAR, 'transition year', 'years in phase K', 'strategic by YEAR' (repeatable)")
     parser.add_argument("--outputs", nargs="+", default=[], metavar="NAME",
@@ -38,6 +40,9 @@ def register(subparsers) -> None:
     parser.add_argument("--chunk-size", type=int, metavar="N", help="runs per chunk file")
     parser.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     parser.add_argument("--force", action="store_true", help="overwrite an earlier result")
+    parser.add_argument("--dominance", action="store_true",
+                        help="also score every run's feedback loops (Loops That Matter): share of runs in which "
+                             "each documented loop dominates, percentiles of its relative score")
     parser.add_argument("--no-figures", action="store_true", help=argparse.SUPPRESS)
     add_debug_flag(parser)
     parser.set_defaults(handler=cmd_sweep)
@@ -58,7 +63,8 @@ def cmd_sweep(args) -> int:
         raise InputError("--workers and --scheduler: give one; the Dask cluster has its own workers")
     scenario = load_scenario(args.scenario)
     plan = plan_sweep(scenario, args.method, args.samples, args.seed, parse_vary(args.vary),
-                      args.outputs, args.outcomes, args.engine, args.chunk_size)
+                      args.outputs, args.outcomes, args.engine, args.chunk_size,
+                      dominance=args.dominance)
     try:
         folder = run_sweep(plan, args.output, args.force, args.workers, args.scheduler,
                            command_line=["defdip", *sys.argv[1:]], figures=not args.no_figures)
@@ -85,9 +91,31 @@ def summary_lines(folder: Path) -> str:
                      f" to {fmt(transition['p95'])}); no transition in "
                      f"{100 * transition['share_without_transition']:.1f}% of runs")
         lines.append(f"  P(strategic by 2030) = {summary['p_strategic_by_2030']:.3f}")
+    lines += _screen_lines(folder)
     for outcome, top in list(summary["top_constants"].items())[:2]:
         if top:
             key = [k for k in top[0] if k != "constant"][0]
             names = ", ".join(f"{t['constant']} ({t[key]:.3g})" for t in top[:3])
             lines.append(f"  most influential on {outcome} by {key}: {names}")
     return "\n".join(lines)
+
+
+def _screen_lines(folder: Path) -> list[str]:
+    """From screen.csv (morris --vary all): the constants left out of the scenario's uncertainties
+    that change a yes/no verdict by themselves."""
+    import pandas as pd
+
+    from defdip.sweep.screen import omissions
+
+    path = folder / "screen.csv"
+    if not path.is_file():
+        return []
+    left_out = omissions(pd.read_csv(path))
+    if left_out.empty:
+        return ["  screen: no constant outside the scenario's uncertainties changes a yes/no outcome by itself"]
+    lines = []
+    for outcome, rows in left_out.groupby("outcome", sort=False):
+        names = ", ".join(f"{r.constant} ({r.mu_star:.3g})" for r in rows.itertuples())
+        lines.append(f"  screen: left out of the uncertainties yet changing {outcome!r} alone "
+                     f"(mu*): {names}")
+    return lines

@@ -1,6 +1,7 @@
-"""Load Vensim models through PySD: translate once, cache by content hash, describe.
+"""Load Vensim and XMILE models through PySD: translate once, cache by content hash, describe.
 
-The first stage of the pipeline. A ``.mdl`` file is translated by PySD into Python
+The first stage of the pipeline. A Vensim ``.mdl`` or an XMILE ``.xmile``/``.stmx`` file
+is translated by PySD (``pysd.read_vensim`` / ``pysd.read_xmile``) into Python
 once per (file content, PySD version) and the translation is kept in a cache
 directory outside the source tree, so an edited model is never run from a stale
 translation. Every call to :func:`load_model` returns a fresh model object: PySD
@@ -24,10 +25,17 @@ from pathlib import Path
 from types import MappingProxyType
 
 from defdip.core.errors import InputError
+from defdip.core.names import canonical
 from defdip.core.resources import DEFAULT_MODEL
 
 TRANSLATED_NAME = "model"
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+# The suffixes PySD's translators accept (``supported_extensions`` in
+# ``pysd.translators.vensim.vensim_utils`` and ``pysd.translators.xmile.xmile_utils``), written
+# out so that checking a path does not import PySD.
+VENSIM_SUFFIXES = (".mdl",)
+XMILE_SUFFIXES = (".xmile", ".stmx", ".xml")
+INFO_VERSION = 2  # layout of the cached variable list; bump when a row's meaning changes
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,12 @@ class Variable:
     low, high : float or None
         Declared range, ``None`` where open.
     equation : str
-        The right-hand side as written in the model file.
+        The right-hand side as written in the model file; a variable defined piece by
+        piece reads ``[A1] = 1; [A2] = 2``. For an XMILE stock, ``INTEG(inflows - outflows, initial)``.
     comment : str
         The documentation field (source or reasoning).
+    subscripts : tuple of str
+        The subscript ranges the variable is defined over, one per dimension (empty when scalar).
     """
 
     name: str
@@ -61,6 +72,7 @@ class Variable:
     high: float | None
     equation: str
     comment: str
+    subscripts: tuple[str, ...] = ()
 
     @property
     def value(self) -> float | None:
@@ -82,16 +94,26 @@ class ModelInfo:
     def control(self, name: str) -> float:
         """Value of a control constant such as ``"TIME STEP"`` [model time units].
 
-        Follows a reference to another variable, as in the common ``SAVEPER = TIME STEP``.
+        Follows a reference to another variable, as in the common ``SAVEPER = TIME STEP``;
+        names are matched as Vensim does (``INITIAL_TIME`` is ``INITIAL TIME``).
+
+        Raises
+        ------
+        InputError
+            If the setting is missing, circular, or an equation (``IF THEN ELSE(...)``).
         """
-        seen = [name]
+        seen = [self.resolve(name, where=str(self.path)).name]
         while True:
             equation = self.variables[seen[-1]].equation
             try:
                 return float(equation)
             except ValueError:
                 pass
-            target = self.resolve(equation, where=f"{self.path}: {seen[-1]}").name
+            try:
+                target = self.resolve(equation).name
+            except InputError:
+                raise InputError(f"{self.path}: {seen[-1]} = {equation!r}: a time setting must be a number "
+                                 "or the name of a variable set to one") from None
             if target in seen:
                 raise InputError(f"{self.path}: {name} refers to itself: {' -> '.join(seen + [target])}")
             seen.append(target)
@@ -109,9 +131,9 @@ class ModelInfo:
         InputError
             If no variable has that name; the message suggests the closest names.
         """
-        key = _canonical(name)
+        key = canonical(name)
         for var in self.variables.values():
-            if _canonical(var.name) == key:
+            if canonical(var.name) == key:
                 return var
         raise InputError(unknown_name_message(name, self.variables, where))
 
@@ -128,10 +150,6 @@ def unknown_name_message(name: str, known, where: str = "") -> str:
     return f"{prefix}unknown variable {name!r}{hint}"
 
 
-def _canonical(name: str) -> str:
-    return " ".join(name.replace("_", " ").split()).lower()
-
-
 def file_hash(path: Path) -> str:
     """SHA-256 of a file's bytes, hex."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -146,29 +164,56 @@ def cache_root() -> Path:
     return Path(base) / "defdip"
 
 
-def _check_model_path(path: Path) -> Path:
+def model_format(path: Path) -> str:
+    """``"vensim"`` or ``"xmile"``, from the file's suffix (case ignored).
+
+    Raises
+    ------
+    InputError
+        For any other suffix, naming the allowed ones.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in VENSIM_SUFFIXES:
+        return "vensim"
+    if suffix in XMILE_SUFFIXES:
+        return "xmile"
+    allowed = ", ".join(VENSIM_SUFFIXES + XMILE_SUFFIXES)
+    raise InputError(f"{path}: model must be a Vensim or XMILE file ({allowed}), "
+                     f"got {Path(path).suffix or 'no suffix'!r}")
+
+
+def check_model_path(path: Path) -> Path:
+    """The absolute path of an existing model file of a format PySD translates.
+
+    Raises
+    ------
+    InputError
+        If the suffix is not one of ``VENSIM_SUFFIXES + XMILE_SUFFIXES`` or the file is missing.
+    """
     path = Path(path)
-    if path.suffix.lower() != ".mdl":
-        raise InputError(f"{path}: model must be a Vensim .mdl file, got {path.suffix or 'no suffix'!r}")
+    model_format(path)
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     return path.resolve()
 
 
 def translate(path: Path) -> Path:
-    """Translate a Vensim model with PySD unless a translation of the same bytes exists.
+    """Translate a model with PySD unless a translation of the same bytes exists.
+
+    The cache is keyed by the file's bytes alone: a Vensim and an XMILE file can never
+    share bytes (one is XML), and ``.xmile``/``.stmx`` copies of one file translate alike.
 
     Parameters
     ----------
     path : Path
-        The ``.mdl`` file.
+        The ``.mdl``, ``.xmile`` or ``.stmx`` file.
 
     Returns
     -------
     Path
         The cached Python translation.
     """
-    path = _check_model_path(path)
+    path = check_model_path(path)
     digest = file_hash(path)
     target = cache_dir() / digest
     py_file = target / (TRANSLATED_NAME + ".py")  # content-keyed, so not named after the file
@@ -179,11 +224,12 @@ def translate(path: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
-        copy = work / (TRANSLATED_NAME + ".mdl")
+        copy = work / (TRANSLATED_NAME + path.suffix.lower())
         shutil.copyfile(path, copy)
+        read = pysd.read_vensim if model_format(path) == "vensim" else pysd.read_xmile
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            pysd.read_vensim(str(copy), initialize=False)
+            read(str(copy), initialize=False)
         _install(work, target, py_file)
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
@@ -205,7 +251,7 @@ def _install(work: Path, target: Path, py_file: Path) -> None:
 
 
 def load_model(path: Path = DEFAULT_MODEL):
-    """A fresh PySD model object for a Vensim file (translated once, then cached)."""
+    """A fresh PySD model object for a Vensim or XMILE file (translated once, then cached)."""
     import pysd
 
     with warnings.catch_warnings():
@@ -224,18 +270,19 @@ def _model_info_cached(path: Path, digest: str) -> ModelInfo:
         tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(rows), encoding="utf-8")
         os.replace(tmp, cached)
-    variables = {row["name"]: Variable(**row) for row in rows}
+    variables = {row["name"]: Variable(**{**row, "subscripts": tuple(row.get("subscripts", ()))})
+                 for row in rows}
     return ModelInfo(path=path, sha256=digest, variables=MappingProxyType(variables))
 
 
 def model_info(path: Path = DEFAULT_MODEL) -> ModelInfo:
     """Describe a model file's variables (parsed once per file content, then cached)."""
-    path = _check_model_path(path)
+    path = check_model_path(path)
     return _model_info_cached(path, file_hash(path))
 
 
 def _info_cache_file(digest: str) -> Path:
-    return cache_dir() / f"{digest}.variables.json"
+    return cache_dir() / f"{digest}.variables-{INFO_VERSION}.json"
 
 
 @lru_cache(maxsize=1)
@@ -251,29 +298,142 @@ def cache_dir() -> Path:
     return cache_root() / f"pysd-{pysd_version()}"
 
 
-def _parse_variables(path: Path) -> list[dict]:
-    """Variables as PySD's Vensim parser sees them, with their kind from the abstract model."""
-    from pysd.translators.vensim.vensim_file import VensimFile
+def parsed_model(path: Path):
+    """PySD's parsed file (``VensimFile`` or ``XmileFile``) for a model, after ``parse()``."""
+    if model_format(path) == "vensim":
+        from pysd.translators.vensim.vensim_file import VensimFile as reader
+    else:
+        from pysd.translators.xmile.xmile_file import XmileFile as reader
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PySD's notes on constructs it reads loosely
+        parsed = reader(str(path))
+        parsed.parse()
+    return parsed
 
-    vensim = VensimFile(str(path))
-    vensim.parse()
-    kinds = {el.name: _kind(el.components[0]) for section in vensim.get_abstract_model().sections
-             for el in section.elements}
-    rows = []
-    for section in vensim.sections:
-        for el in section.elements:
-            low, high = (_finite(x) for x in (el.limits or (None, None)))
-            kind = "control" if el.name in CONTROL_NAMES else kinds.get(el.name, "auxiliary")
-            rows.append(dict(name=el.name, py_name=_py_name(el.name), kind=kind, units=el.units or "",
-                             low=low, high=high, equation=" ".join(el.expression.split()),
-                             comment=" ".join((el.documentation or "").split())))
+
+def abstract_model(path: Path):
+    """PySD's abstract model of a Vensim or XMILE file (what PySD's builder translates)."""
+    return parsed_model(path).get_abstract_model()
+
+
+def _parse_variables(path: Path) -> list[dict]:
+    """Variables as PySD's parser sees them, with their kind from the abstract model.
+
+    Only the main section: the variables inside a Vensim macro are the macro's, not the model's.
+    """
+    try:
+        parsed = parsed_model(path)
+        model = parsed.get_abstract_model()
+    except InputError:
+        raise
+    except Exception as exc:  # PySD's parsers raise many types; any of them means the file is unreadable
+        raise InputError(f"{path}: PySD could not parse the model: {type(exc).__name__}: {exc}") from exc
+    main = next(section for section in model.sections if section.type == "main")
+    equations = _equations(parsed, model_format(path))
+    ranges = _ranges(main.subscripts)
+    rows = [_row(el, equations.get(el.name, ""), ranges) for el in main.elements]
+    if all(row["kind"] == "control" for row in rows):
+        # e.g. a Stella file whose XML namespace PySD's XMILE reader does not look in
+        raise InputError(f"{path}: PySD found no variables in the model besides the time settings")
     return rows
+
+
+def _row(el, equation: str, ranges: dict[str, list[str]]) -> dict:
+    """One abstract element as the plain data :class:`Variable` is built from (and cached as)."""
+    low, high = (_finite(x) for x in (el.limits or (None, None)))
+    control = canonical(el.name) in {canonical(c) for c in CONTROL_NAMES}  # INITIAL_TIME too
+    return {"name": el.name, "py_name": _py_name(el.name),
+            "kind": "control" if control else _element_kind(el.components),
+            "units": el.units or "", "low": low, "high": high, "equation": " ".join(equation.split()),
+            "comment": " ".join((el.documentation or "").split()),
+            "subscripts": list(_dimensions(el.components, ranges))}
+
+
+def _equations(parsed, fmt: str) -> dict[str, str]:
+    """Each variable's right-hand side as written, by name; pieces joined as ``[A1] = 1; ...``."""
+    pieces: dict[str, list[tuple[str, str]]] = {}
+    main = next(section for section in parsed.sections if section.type == "main")
+    for el in main.elements:
+        pieces.setdefault(el.name, []).extend(_pieces(el, fmt))
+    out = {}
+    for name, parts in pieces.items():
+        if len(parts) == 1:
+            out[name] = parts[0][1]
+        elif parts:
+            out[name] = "; ".join(f"[{subs}] = {text}" for subs, text in parts)
+    return out
+
+
+def _pieces(el, fmt: str) -> list[tuple[str, str]]:
+    """``(subscripts, right-hand side)`` of one parsed element; none for a subscript range.
+
+    A subscript range is told by what it lacks (an expression, an XML node or a control
+    equation): PySD's two parsers have a class each for it, with no common base.
+    """
+    if fmt == "vensim":
+        return [(", ".join(el.subscripts[0]), el.expression)] if hasattr(el, "expression") else []
+    return _xmile_pieces(el) if hasattr(el, "node") or hasattr(el, "eqn") else []
+
+
+def _xmile_pieces(el) -> list[tuple[str, str]]:
+    """An XMILE element's equations: one, or one per ``<element subscript=...>``."""
+    if not hasattr(el, "node"):  # a control setting from <sim_specs>
+        return [("", el.eqn or "")]
+    ns = el.ns
+
+    def text(node, tag: str) -> str:
+        return (node.findtext(f"ns:{tag}", default="", namespaces=ns) or "").strip()
+
+    nodes = el.node.xpath("ns:element", namespaces=ns) or [el.node]
+    parts = [(node.get("subscript", ""), text(node, "eqn")) for node in nodes]
+    if el.node.tag.endswith("}stock"):
+        inflows = [(n.text or "").strip() for n in el.node.xpath("ns:inflow", namespaces=ns)]
+        outflows = [(n.text or "").strip() for n in el.node.xpath("ns:outflow", namespaces=ns)]
+        rate = " + ".join(inflows) + "".join(f" - {o}" for o in outflows)
+        rate = "-" + rate[3:] if rate.startswith(" - ") else rate or "0"
+        parts = [(subs, f"INTEG({rate}, {init})") for subs, init in parts]
+    return parts
+
+
+def _ranges(subscript_ranges) -> dict[str, list[str]]:
+    """Subscript range name -> its elements (a copied range ``B <-> A`` resolved to A's)."""
+    ranges = {}
+    for rng in subscript_ranges:
+        elements = rng.subscripts
+        if isinstance(elements, str):
+            elements = ranges.get(elements, [])
+        ranges[rng.name] = list(elements) if isinstance(elements, (list, tuple)) else []
+    return ranges
+
+
+def _dimensions(components, ranges: dict[str, list[str]]) -> tuple[str, ...]:
+    """The range of each dimension, from the subscripts on the left of every piece."""
+    columns = zip(*(component.subscripts[0] for component in components))
+    return tuple(_range_of(set(names), ranges) for names in columns)
+
+
+def _range_of(names: set[str], ranges: dict[str, list[str]]) -> str:
+    """The first-declared range holding every name (a name may itself be a range)."""
+    if len(names) == 1 and next(iter(names)) in ranges:
+        return next(iter(names))
+    wanted = set()
+    for name in names:
+        wanted.update(ranges.get(name, [name]))
+    return next((r for r, elements in ranges.items() if wanted <= set(elements)), ", ".join(sorted(names)))
+
+
+def _element_kind(components) -> str:
+    """An element's kind: a constant only if every piece is a number or an array of numbers."""
+    kinds = [_kind(component) for component in components]
+    return next((k for k in kinds if k != "constant"), "constant")
 
 
 def _kind(component) -> str:
     """Classify an abstract component the way PySD's builder does."""
+    import numpy as np  # only here: parsing has imported PySD, and numpy with it
+
     ast = type(component.ast).__name__
-    if isinstance(component.ast, (int, float)):
+    if isinstance(component.ast, (int, float, np.ndarray)):
         return "constant"
     if ast == "IntegStructure":
         return "stock"

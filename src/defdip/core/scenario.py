@@ -25,6 +25,7 @@ import numpy as np
 from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import ModelInfo, model_info
+from defdip.core.names import canonical
 from defdip.core.scenario_file import (
     TIME_CONTROLS,
     TIME_KEYS,
@@ -240,7 +241,7 @@ def _time_settings(given: Mapping[str, float], info: ModelInfo, file: str) -> Ti
         if values[key] is None:
             values[key] = info.control(control)
     # A model that saves every step (SAVEPER = TIME STEP) keeps doing so when dt changes.
-    follows_dt = info.variables["SAVEPER"].equation.strip().lower() == "time step"
+    follows_dt = canonical(info.resolve("SAVEPER").equation) == "time step"
     if "saveper" not in given and "dt" in given and follows_dt:
         values["saveper"] = values["dt"]
     problem = time_problem(**values)

@@ -1,91 +1,48 @@
-"""The ensemble engine: run N parameter sets of a Vensim model at once.
+"""The ensemble engine: run N parameter sets of a Vensim model at once, compiled to native code.
 
-Every variable is a numpy array over the ensemble (or a plain number where no
-member differs). The equations come from PySD's abstract model, compiled once by
-:mod:`defdip.engines.ensemble_build` and cached next to PySD's translation; the time loop
-below copies PySD's (``pysd.py_backend.model.Model._integrate``): Euler steps with
-time advanced by repeated addition, values saved at the steps PySD saves, with
-PySD's own test for "is this a saving time".
+The equations come from PySD's abstract model, compiled once by
+:mod:`defdip.engines.ensemble_build` into one Python function holding the whole time loop,
+which numba turns into native code. Both are cached on disk, keyed by the model's hash and
+the generator's own source (and numba's version): the program as JSON, the generated module
+as a ``.py`` file whose compiled code numba caches beside it. The time loop is PySD's
+(``pysd.py_backend.model.Model._integrate``): Euler steps with time advanced by repeated
+addition, values saved at the steps PySD saves, with PySD's own test for "is this a saving
+time"; the schedule of steps is computed here, once per horizon, with those same operations.
+Members are split over threads (the compiled code releases the GIL); each member's numbers
+depend only on its parameters and, for RANDOM functions, on (seed, member index), never on
+the batch it runs in.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.metadata import version
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from defdip.core.errors import InputError
-from defdip.core.model import _check_model_path, cache_dir, file_hash
-from defdip.engines import ensemble_build
+from defdip.core.model import cache_dir, check_model_path, file_hash
+from defdip.core.names import canonical
+from defdip.engines import ensemble_build, ensemble_runtime
 from defdip.engines.ensemble_build import (
-    SMALL_VENSIM,
+    CONTROL_ORDER,
     Program,
     Unsupported,
     compile_model,
 )
+from defdip.engines.ensemble_runtime import member_keys
 
 RPREC = 1e-5       # pysd.py_backend.components.Time.rprec
-
-
-class _Set:
-    """A new value for a state slot (rather than a derivative to integrate)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-
-def _pulse(t, dt, start, width):
-    width = 0.5 * dt if width is None else width
-    return np.where((start - SMALL_VENSIM <= t) & (t < start + width), 1.0, 0.0)
-
-
-def _pulse_train(t, start, repeat, width, end):
-    single = (start - SMALL_VENSIM <= t) & (t < start + width)
-    with np.errstate(all="ignore"):
-        train = (start <= t) & (t < end) & (np.mod(t - start + SMALL_VENSIM, repeat) < width)
-    return np.where(np.equal(repeat, 0), single, train) * 1.0
-
-
-def _ramp(t, slope, start, finish):
-    final = t if finish is None else np.minimum(finish, t)
-    return (t + SMALL_VENSIM > start) * slope * (final - start)
-
-
-def _xidz(numerator, denominator, x):
-    small = np.abs(denominator) < SMALL_VENSIM
-    return np.where(small, x, numerator / np.where(small, 1.0, denominator))
-
-
-def _make_lookup(xs, ys, mode):
-    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
-
-    def lookup(x):
-        x = np.asarray(x, float)
-        if mode == "hold_backward":
-            return ys[np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 1)]
-        out = np.interp(x, xs, ys)
-        if mode == "extrapolate" and len(xs) > 1:
-            low = ys[0] + (ys[1] - ys[0]) / (xs[1] - xs[0]) * (x - xs[0])
-            high = ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (x - xs[-1])
-            out = np.where(x < xs[0], low, np.where(x > xs[-1], high, out))
-        return out
-    return lookup
-
-
-def _check_delay_order(order, dt, delay_time, name):
-    if order * dt > np.min(delay_time):
-        raise Unsupported(f"{name!r}: delay time shorter than order x TIME STEP in some member; PySD lowers "
-                          "the order per run, which an ensemble cannot share; --engine pysd runs it")
-
-
-_RUNTIME = {"np": np, "_Set": _Set, "_pulse": _pulse, "_pulse_train": _pulse_train, "_ramp": _ramp,
-            "_xidz": _xidz, "_make_lookup": _make_lookup, "_check_delay_order": _check_delay_order}
+THREAD_MIN = 64    # members below which one thread runs them all (threads cost ~0.1 ms to start)
+COMPILING = "compiling model (first run only) ..."
 
 
 @dataclass(frozen=True)
@@ -104,22 +61,20 @@ class EnsembleModel:
     Use :meth:`load`; then :meth:`run` as often as needed (no state is kept between runs).
     """
 
-    def __init__(self, program: Program, path: Path):
-        self.program, self.path = program, path
-        namespace = dict(_RUNTIME)
-        exec(compile(program.source, f"<ensemble {path.name}>", "exec"), namespace)  # our own generated code
-        self._initialise, self._evaluate = namespace["initialise"], namespace["evaluate"]
+    def __init__(self, program: Program, path: Path, simulate):
+        self.program, self.path, self._simulate = program, path, simulate
         self._index = {name: i for i, name in enumerate(program.names)}
         self._const_index = {name: i for i, name in enumerate(program.constants)}
 
     @classmethod
-    def load(cls, path) -> "EnsembleModel":
+    def load(cls, path) -> EnsembleModel:
         """Compile (once per file content; cached) and load a Vensim model."""
-        path = _check_model_path(Path(path))
+        path = check_model_path(Path(path))
         return _load(path, file_hash(path))
 
     def run(self, timing: Timing, constants: dict | None = None, series: dict | None = None,
-            outputs=None, size: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            outputs=None, size: int | None = None, seed: int = 0,
+            members=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Simulate every member.
 
         Parameters
@@ -135,6 +90,11 @@ class EnsembleModel:
             Variables to return (default: all).
         size : int, optional
             Number of members when no constant is an array (default 1).
+        seed : int, optional
+            Seed of the RANDOM functions (default 0).
+        members : array of int, optional
+            Each member's global index (default ``0 .. N-1``): with the seed, the only input
+            of a member's random numbers, so a member draws the same numbers in any batch.
 
         Returns
         -------
@@ -144,50 +104,49 @@ class EnsembleModel:
             Name -> array of shape ``(N, T)``.
         """
         C, n = self._constants(constants or {}, size)
-        series = {self._const_index[self._name(k)]: (np.asarray(x, float), np.asarray(y, float))
-                  for k, (x, y) in (series or {}).items()}
         names = list(outputs) if outputs is not None else list(self.program.names)
-        picks = [self._index[self._name(name)] for name in names]
-        controls = {"INITIAL TIME": timing.start, "FINAL TIME": timing.end, "TIME STEP": timing.dt,
-                    "SAVEPER": timing.saveper}
-        with np.errstate(all="ignore"):
-            times, saved = self._integrate(timing, C, series, controls, picks, n)
-        return times, {name: saved[i] for i, name in enumerate(names)}
+        picks = np.array([self._index[self._name(name)] for name in names], np.int64)
+        times, rows, saved = schedule(timing)
+        ser_idx, ser_val = self._series(series or {}, times)
+        keys = member_keys(np.uint64(seed % 2**64), self._members(members, n))
+        controls = np.array([{"INITIAL TIME": timing.start, "FINAL TIME": timing.end, "TIME STEP": timing.dt,
+                              "SAVEPER": timing.saveper}[name] for name in CONTROL_ORDER])
+        out = np.empty((n, len(picks), len(saved)))
+        status = np.zeros(n, np.int64)
+        args = (ser_idx, ser_val, times, rows, controls, picks)
+        parts = _chunks(n)  # threads: the compiled loop releases the GIL
+        if len(parts) == 1:
+            self._simulate(C, keys, *args, out, status)
+        else:
+            with ThreadPoolExecutor(len(parts)) as pool:
+                list(pool.map(lambda part: self._simulate(C[part[0]:part[1]], keys[part[0]:part[1]], *args,
+                                                          out[part[0]:part[1]], status[part[0]:part[1]]),
+                              parts))
+        if status.any():
+            name = self.program.checks[int(status.max()) - 1]
+            raise Unsupported(f"{self.path}: {name!r}: delay time shorter than order x TIME STEP in some "
+                              "member; PySD lowers the order per run, which an ensemble cannot share; "
+                              "--engine pysd runs it")
+        return saved, {name: out[:, j, :] for j, name in enumerate(names)}
 
-    def _integrate(self, timing: Timing, C: list, series: dict, controls: dict, picks: list[int], n: int):
-        dt, t = timing.dt, timing.start
-        prec = dt * RPREC
-        rows = int(round((timing.end - timing.start) / timing.saveper)) + 2
-        saved = np.empty((len(picks), n, rows))
-        times = []
-        S = self._initialise(t, self._at(C, series, t), controls)
-        while True:
-            running = t + prec < timing.end
-            returning = _in_return(t, timing.start, timing.saveper, prec)
-            if not (running or returning):
-                break
-            D, V = self._evaluate(t, S, self._at(C, series, t), controls)
-            if returning:
-                for j, i in enumerate(picks):
-                    saved[j, :, len(times)] = V[i]
-                times.append(t)
-            if not running:
-                break
-            S = [d.value if isinstance(d, _Set) else s + d * dt for s, d in zip(S, D)]
-            t = t + dt
-        decimals = -int(np.log10(dt * RPREC))
-        return np.round(np.array(times), decimals), saved[:, :, :len(times)]
+    def _series(self, series: dict, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The constants given as time series and their value at every step (``numpy.interp``)."""
+        idx = [self._const_index[self._name(k)] for k in series]
+        val = np.empty((len(idx), len(times)))
+        for j, (x, y) in enumerate(series.values()):
+            val[j] = np.interp(times, np.asarray(x, float), np.asarray(y, float))
+        return np.array(idx, np.int64), val
 
     @staticmethod
-    def _at(C: list, series: dict, t: float) -> tuple:
-        if not series:
-            return C
-        now = list(C)
-        for i, (x, y) in series.items():
-            now[i] = float(np.interp(t, x, y))
-        return tuple(now)
+    def _members(members, n: int) -> np.ndarray:
+        if members is None:
+            return np.arange(n, dtype=np.int64)
+        members = np.asarray(members, np.int64)
+        if members.shape != (n,):
+            raise InputError(f"members: {members.shape[0] if members.ndim else 1} indices for {n} ensemble members")
+        return members
 
-    def _constants(self, given: dict, size: int | None) -> tuple[tuple, int]:
+    def _constants(self, given: dict, size: int | None) -> tuple[np.ndarray, int]:
         values = list(self.program.defaults)
         n = size
         for name, value in given.items():
@@ -204,13 +163,17 @@ class EnsembleModel:
                 raise InputError(f"constant {name!r}: {len(arr)} values for {n} ensemble members")
             n = len(arr)
             values[i] = arr
-        return tuple(values), n or 1
+        n = n or 1
+        C = np.empty((n, len(values)))
+        for i, value in enumerate(values):
+            C[:, i] = value
+        return C, n
 
     def _name(self, name: str) -> str:
         if name in self._index or name in self._const_index:
             return name
-        folded = {k.lower().replace("_", " "): k for k in (*self._index, *self._const_index)}
-        key = " ".join(name.lower().replace("_", " ").split())
+        folded = {canonical(k): k for k in (*self._index, *self._const_index)}
+        key = canonical(name)
         if key in folded:
             return folded[key]
         raise InputError(f"{self.path}: {name!r} is not a variable of the model (ensemble engine)")
@@ -222,26 +185,90 @@ def _in_return(t: float, start: float, saveper: float, prec: float) -> bool:
     return delay % saveper < prec or -delay % saveper < prec
 
 
+@lru_cache(maxsize=32)
+def schedule(timing: Timing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The steps of a run, as PySD's loop takes them.
+
+    Returns
+    -------
+    times : ndarray
+        Every evaluated time (``t = t + dt`` repeated, as PySD does) [time units].
+    rows : ndarray of int
+        For each step, its row in the output, or -1 when it is not saved.
+    saved : ndarray
+        The saved times, rounded as PySD rounds its index.
+    """
+    dt, t = timing.dt, timing.start
+    prec = dt * RPREC
+    times, rows, saved = [], [], []
+    while True:
+        running = t + prec < timing.end
+        returning = _in_return(t, timing.start, timing.saveper, prec)
+        if not (running or returning):
+            break
+        times.append(t)
+        rows.append(len(saved) if returning else -1)
+        if returning:
+            saved.append(t)
+        if not running:
+            break
+        t = t + dt
+    decimals = -int(np.log10(dt * RPREC))
+    return np.array(times), np.array(rows, np.int64), np.round(np.array(saved), decimals)
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    workers = max(1, min(os.cpu_count() or 1, n // THREAD_MIN))
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    return list(pairwise(bounds))
+
+
 @lru_cache(maxsize=8)
 def _load(path: Path, digest: str) -> EnsembleModel:
-    return EnsembleModel(_cached_program(path, digest), path)
+    program, module_path = _cached_program(path, digest)
+    return EnsembleModel(program, path, _compiled(module_path))
 
 
-def _cached_program(path: Path, digest: str) -> Program:
-    # keyed by the compiler's own source too, so a changed compiler never runs a stale program
-    compiler = file_hash(Path(ensemble_build.__file__))[:16]
-    cached = cache_dir() / f"{digest}.ensemble-{compiler}.json"
-    if cached.is_file():
+def generator_hash() -> str:
+    """Hash of what turns a model into native code: the generator, its helpers, numba's version."""
+    import hashlib
+
+    sources = [Path(m.__file__).read_bytes() for m in (ensemble_build, ensemble_runtime)]
+    return hashlib.sha256(b"\0".join([*sources, version("numba").encode()])).hexdigest()[:16]
+
+
+def _cached_program(path: Path, digest: str) -> tuple[Program, Path]:
+    # keyed by the generator's own source too, so a changed generator never runs a stale program
+    stem = f"ensemble_{digest[:16]}_{generator_hash()}"
+    cached, module = cache_dir() / f"{stem}.json", cache_dir() / f"{stem}.py"
+    if cached.is_file() and module.is_file():
         raw = json.loads(cached.read_text(encoding="utf-8"))
-        return Program(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        return Program(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}), module
     program = compile_model(path)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(program.__dict__), encoding="utf-8")
-    os.replace(tmp, cached)
-    return program
+    _write(module, program.source)  # the module first: the JSON's presence means both are whole
+    _write(cached, json.dumps(program.__dict__))
+    return program, module
+
+
+def _write(target: Path, text: str) -> None:
+    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _compiled(module_path: Path):
+    """The generated module's ``simulate``, compiled (numba caches the native code beside it)."""
+    spec = importlib.util.spec_from_file_location(module_path.stem, module_path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_path.stem] = module  # numba's cached code finds its module by name
+    spec.loader.exec_module(module)
+    cache = module_path.parent / "__pycache__"
+    if not any(cache.glob(f"{module_path.stem}.simulate-*.nbi")):
+        print(COMPILING, file=sys.stderr, flush=True)
+    return module.simulate
 
 
 def saved_steps(timing: Timing) -> int:
     """How many rows a run saves (for sizing output arrays)."""
-    return int(math.floor((timing.end - timing.start) / timing.saveper + 1e-9)) + 1
+    return math.floor((timing.end - timing.start) / timing.saveper + 1e-9) + 1

@@ -1,12 +1,17 @@
-"""Compile PySD's abstract model of a Vensim file into vectorised numpy code.
+"""Compile PySD's abstract model of a Vensim file into one numba-compiled simulation.
 
 The ensemble engine does not parse Vensim itself: PySD's translator turns the file
 into an :class:`~pysd.translators.structures.abstract_model.AbstractModel` (every
-equation as a syntax tree), and this module walks those trees and writes plain
-Python over numpy arrays, with one value per ensemble member. Expressions keep
-PySD's own operator layout and function definitions (``pysd.py_backend.functions``,
-``statefuls``, ``lookups``), so the arithmetic is the same as PySD's, operation for
-operation. Anything this compiler does not know is refused by name.
+equation as a syntax tree), and this module walks those trees and writes Python
+source: one function, ``simulate``, holding the whole time loop of one ensemble member
+per pass of its member loop, which numba compiles to native code (no Python per step).
+Expressions keep PySD's own operator layout and function definitions
+(``pysd.py_backend.functions``, ``statefuls``, ``lookups``), so the arithmetic is PySD's,
+operation for operation. Anything this compiler does not know is refused by name.
+
+The same expressions, with the same helpers (:mod:`defdip.engines.ensemble_runtime`),
+are also emitted one equation at a time as numpy functions (:func:`equation_functions`):
+one generator, two consumers, no second copy of the semantics.
 
 Why hand-written: PySD's generated Python runs one scalar model per object, with
 per-call caching and xarray dispatch; none of the libraries of the field evaluates
@@ -14,20 +19,28 @@ an SD model over an ensemble axis. The compiler is small because PySD does the p
 """
 from __future__ import annotations
 
+import ast as pyast
 import graphlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from defdip.core.errors import InputError
+from defdip.core.model import abstract_model as core_abstract_model
+from defdip.engines.ensemble_runtime import NAMESPACE, SMALL_VENSIM, Unsupported
 
-SMALL_VENSIM = 1e-6  # pysd.py_backend.functions.SMALL_VENSIM
+__all__ = ["SMALL_VENSIM", "Equation", "Program", "Unsupported", "abstract_model", "compile_model",
+           "equation_functions"]
 CONTROL = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME", "time_step": "TIME STEP",
            "saveper": "SAVEPER"}
-STATEFUL = ("IntegStructure", "SmoothStructure", "SmoothNStructure", "DelayStructure", "DelayNStructure",
-            "InitialStructure")
+CONTROL_ORDER = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")  # the controls array's order
 OPERATORS = {"^": "**", "*": "*", "/": "/", "+": "+", "-": "-", "=": "==", "<>": "!=", ">=": ">=",
              ">": ">", "<=": "<=", "<": "<"}
 LOGICAL = {":AND:": "np.logical_and", ":OR:": "np.logical_or"}
-# Vensim function -> (arity, template). Templates follow PySD's builder and backend.
+# Vensim function -> (arity, template). Templates follow PySD's builder and backend
+# (pysd.builders.python.python_functions); every name works on numbers and on arrays.
 FUNCTIONS = {
     "abs": (1, "np.abs({0})"), "min": (2, "np.minimum({0}, {1})"), "max": (2, "np.maximum({0}, {1})"),
     "exp": (1, "np.exp({0})"), "sqrt": (1, "np.sqrt({0})"), "ln": (1, "np.log({0})"),
@@ -36,25 +49,40 @@ FUNCTIONS = {
     "arcsin": (1, "np.arcsin({0})"), "arccos": (1, "np.arccos({0})"), "arctan": (1, "np.arctan({0})"),
     "sinh": (1, "np.sinh({0})"), "cosh": (1, "np.cosh({0})"), "tanh": (1, "np.tanh({0})"),
     "integer": (1, "np.trunc({0})"), "modulo": (2, "np.mod({0}, {1})"),
-    "if_then_else": (3, "np.where({0}, {1}, {2})"),
+    "if_then_else": (3, "_where({0}, {1}, {2})"),
     "step": (2, "({0})*(t + _dt/2 > ({1}))"),
-    "pulse": (2, "_pulse(t, _dt, {0}, {1})"),
-    "pulse_train": (4, "_pulse_train(t, {0}, {1}, {2}, {3})"),
-    "ramp": (3, "_ramp(t, {0}, {1}, {2})"),
+    # PySD's pulse(time, start, repeat_time=0, width=None, magnitude=None, end=None):
+    # width None is half a step, magnitude None a height of 1, end None no end
+    "pulse": (2, "_pulse_once(t, {0}, {1}, 1.0)"),
+    "Xpulse": (2, "_pulse_once(t, {0}, .5*_dt, ({1})/_dt)"),
+    "pulse_train": (4, "_pulse(t, {0}, {1}, {2}, 1.0, {3})"),
+    "Xpulse_train": (3, "_pulse(t, {0}, {1}, .5*_dt, ({2})/_dt, np.inf)"),
+    "ramp": (3, "_ramp(t, {0}, {1}, {2})"), "Xramp": (2, "_ramp(t, {0}, {1}, np.inf)"),
     "xidz": (3, "_xidz({0}, {1}, {2})"), "zidz": (2, "_xidz({0}, {1}, 0.0)"),
 }
-
-
-class Unsupported(InputError):
-    """A model uses something the ensemble engine does not implement."""
+# RANDOM family: (arity, template); {site} numbers the call, _rk is the member's key this step
+RANDOM = {
+    "random_0_1": (0, "_random_uniform(0.0, 1.0, _rk, {site})"),
+    "random_uniform": (3, "_random_uniform({0}, {1}, _rk, {site})"),
+    "random_normal": (5, "_random_normal({0}, {1}, {2}, {3}, _rk, {site})"),
+    "random_exponential": (5, "_random_exponential({0}, {1}, {2}, {3}, _rk, {site})"),
+}
+# stateful elements: abstract-syntax class -> kind
+STATEFUL = {"IntegStructure": "stock", "SmoothStructure": "smooth", "SmoothNStructure": "smooth",
+            "DelayStructure": "delay", "DelayNStructure": "delayn", "InitialStructure": "initial",
+            "DelayFixedStructure": "delayfixed", "TrendStructure": "trend", "ForecastStructure": "forecast",
+            "SampleIfTrueStructure": "sampleiftrue"}
+STATE_KINDS = ("stock", "smooth", "delay", "delayn", "initial", "delayfixed", "trend", "forecast",
+               "sampleiftrue", "npv")
+# kinds whose value is computed each step from their state and their inputs
+DYNAMIC_KINDS = ("auxiliary", "delay", "delayn", "trend", "forecast", "sampleiftrue", "npv")
 
 
 @dataclass
 class Node:
     """One model element as the engine sees it.
 
-    ``kind`` is ``constant``, ``lookup``, ``auxiliary``, ``stock`` (INTEG), ``smooth``,
-    ``delay``, ``delayn``, ``initial`` or ``control``.
+    ``kind`` is ``constant``, ``lookup``, ``auxiliary``, ``control`` or one of ``STATE_KINDS``.
     """
 
     name: str
@@ -64,35 +92,57 @@ class Node:
     local: str = ""
     deps: set = field(default_factory=set)        # what its value needs each step
     init_deps: set = field(default_factory=set)   # what its initial value needs
+    flow_deps: set = field(default_factory=set)   # what its state's change needs
     order: int = 1
     value: float | None = None
 
 
 @dataclass(frozen=True)
 class Program:
-    """Generated source and the facts the runtime needs about it."""
+    """Generated source and the facts the runtime needs about it.
+
+    ``source`` is a Python module defining ``simulate(C, keys, ser_idx, ser_val, times, rows,
+    controls, picks, out, status)``, compiled by numba (see :mod:`defdip.engines.ensemble`):
+    ``C`` (members, constants), ``keys`` each member's random stream, ``ser_idx``/``ser_val``
+    the constants given as time series and their value at each step, ``times`` the steps,
+    ``rows`` the saved row of each step (-1: not saved), ``controls`` the four control
+    values, ``picks`` the indices (into ``names``) to save, ``out`` (members, picks, rows),
+    ``status`` per member (0, or the 1-based index into ``checks`` of a failed check).
+    """
 
     source: str
-    names: tuple[str, ...]                # every variable, in the order of the values tuple
+    names: tuple[str, ...]                # every variable, in the order of the values array
     kinds: tuple[str, ...]
-    constants: tuple[str, ...]            # inputs, in the order of the constants tuple
+    constants: tuple[str, ...]            # inputs, in the order of the constants array
     defaults: tuple[float, ...]           # their values in the file
     controls: dict
     n_states: int
     structural: tuple[str, ...] = ()      # constants compiled into the code (delay and smooth orders)
+    checks: tuple[str, ...] = ()          # delays whose order the run checks (status codes 1, 2, ...)
+    random: bool = False                  # whether the model draws random numbers
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One equation of the model as a function of the variables it reads.
+
+    ``fn(*arrays)`` takes one array per name in ``inputs`` (any broadcastable shapes,
+    e.g. ``(T,)`` trajectories or ``(N, T)`` ensembles) and returns the equation's value
+    element-wise: the variable's value for ``kind="auxiliary"``, its net flow
+    (inflows minus outflows [units of the stock per time unit]) for ``kind="stock"``.
+    Inputs are Vensim names (as in :attr:`Program.names`), ``Time`` where the equation
+    reads time, and ``TIME STEP`` where a function (STEP, PULSE) needs the step.
+    """
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    fn: Callable[..., np.ndarray]
 
 
 def abstract_model(path):
-    """PySD's abstract model of a Vensim file."""
-    import warnings
-
-    from pysd.translators.vensim.vensim_file import VensimFile
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        vensim = VensimFile(str(path))
-        vensim.parse()
-        return vensim.get_abstract_model()
+    """PySD's abstract model of a Vensim or XMILE file: the one reader, :func:`defdip.core.model.abstract_model`."""
+    return core_abstract_model(Path(path))
 
 
 def compile_model(path) -> Program:
@@ -103,11 +153,42 @@ def compile_model(path) -> Program:
     Unsupported
         Naming the first construct the engine does not implement.
     """
+    return _generator(path).program()
+
+
+def equation_functions(path) -> dict[str, Equation]:
+    """Every auxiliary's equation and every stock's net flow, as element-wise functions.
+
+    Written by the same generator as the engine (same expressions, same helpers), so an
+    equation evaluated on the engine's trajectories gives the engine's value. Stateful
+    elements (SMOOTH, DELAY, INITIAL, TREND, ...) have no equation here: they are inputs
+    to the equations that read them, with their values from the trajectories.
+
+    Parameters
+    ----------
+    path : path-like
+        A Vensim ``.mdl`` file.
+
+    Returns
+    -------
+    dict
+        Vensim name -> :class:`Equation`, for auxiliaries (``kind="auxiliary"``) and
+        INTEG stocks (``kind="stock"``).
+
+    Raises
+    ------
+    Unsupported
+        Naming the first construct the engine does not implement, or an equation that
+        draws random numbers (its value is not a function of the other variables).
+    """
+    return _generator(path).equations()
+
+
+def _generator(path) -> _Generator:
     model = abstract_model(path)
     if len(model.sections) != 1:
         raise Unsupported(f"{path}: macros are not supported by the ensemble engine; --engine pysd runs them")
-    nodes = _nodes(model.sections[0], path)
-    return _Generator(nodes, path).program()
+    return _Generator(_nodes(model.sections[0], path), path)
 
 
 def _nodes(section, path) -> dict[str, Node]:
@@ -132,14 +213,15 @@ def _kind_of(name, ast, path) -> str:
     if isinstance(ast, (int, float)):
         return "constant"
     kind = type(ast).__name__
-    simple = {"IntegStructure": "stock", "SmoothStructure": "smooth", "SmoothNStructure": "smooth",
-              "DelayStructure": "delay", "DelayNStructure": "delayn", "InitialStructure": "initial",
-              "LookupsStructure": "lookup"}
-    if kind in simple:
-        if kind == "IntegStructure" and getattr(ast, "non_negative", False):
-            raise Unsupported(f"{path}: {name!r} is a non-negative INTEG; the ensemble engine does not "
-                              "support it; --engine pysd runs it")
-        return simple[kind]
+    if kind == "IntegStructure" and getattr(ast, "non_negative", False):
+        raise Unsupported(f"{path}: {name!r} is a non-negative INTEG; the ensemble engine does not "
+                          "support it; --engine pysd runs it")
+    if kind in STATEFUL:
+        return STATEFUL[kind]
+    if kind == "LookupsStructure":
+        return "lookup"
+    if kind == "CallStructure" and ast.function.reference == "npv":
+        return "npv"
     if kind in ("ArithmeticStructure", "LogicStructure", "CallStructure", "ReferenceStructure",
                 "InlineLookupsStructure"):
         return "auxiliary"
@@ -148,34 +230,59 @@ def _kind_of(name, ast, path) -> str:
 
 
 class _Generator:
-    """Writes the ``initialise`` and ``evaluate`` functions of a program."""
+    """Writes a model's equations: the compiled ``simulate`` function, or one function per equation."""
 
     def __init__(self, nodes: dict[str, Node], path):
         self.nodes, self.path = nodes, path
-        self.lookups: list[str] = []   # helper source lines for lookup tables
+        self.lookups: list[str] = []       # module-level table arrays
+        self.tables: set[str] = set()
+        self.inline: dict = {}
         self.structural: set[str] = set()  # constants compiled in (delay orders): not variable
+        self.checks: list[str] = []        # delays whose order is checked per member
+        self.sites = 0                     # RANDOM calls numbered
         for node in nodes.values():
             self._collect(node)
 
     # -- dependencies -------------------------------------------------------------------
     def _collect(self, node: Node) -> None:
-        ast, kind = node.ast, node.kind
+        ast, kind, refs = node.ast, node.kind, self._refs
         if kind in ("constant", "control", "lookup"):
             return
         if kind == "stock":
-            node.init_deps = self._refs(ast.initial)
-            node.flow_deps = self._refs(ast.flow)
+            node.init_deps, node.flow_deps = refs(ast.initial), refs(ast.flow)
         elif kind == "initial":
-            node.init_deps = self._refs(ast.initial)
+            node.init_deps = refs(ast.initial)
         elif kind in ("smooth", "delay", "delayn"):
             time_ast = ast.smooth_time if kind == "smooth" else ast.delay_time
             node.order = self._order(node, ast.order)
-            node.deps = self._refs(time_ast)
-            node.init_deps = self._refs(ast.initial) | self._refs(time_ast)
-            node.flow_deps = self._refs(ast.input) | node.deps
+            node.deps = refs(time_ast) if kind != "smooth" else set()
+            node.init_deps = refs(ast.initial) | refs(time_ast)
+            node.flow_deps = refs(ast.input) | refs(time_ast)
+        elif kind == "delayfixed":
+            node.init_deps = refs(ast.initial) | refs(ast.delay_time)
+            node.flow_deps = refs(ast.input)
+        elif kind in ("trend", "forecast"):
+            node.deps = refs(ast.input) | refs(ast.average_time) | (
+                refs(ast.horizon) if kind == "forecast" else set())
+            node.init_deps = node.deps | refs(ast.initial_trend)
+            node.flow_deps = refs(ast.input) | refs(ast.average_time)
+        elif kind == "sampleiftrue":
+            node.deps = refs(ast.condition) | refs(ast.input)
+            node.init_deps = node.deps | refs(ast.initial)
+        elif kind == "npv":
+            stream, rate, init, factor = self._npv_args(node)
+            node.deps = refs(stream) | refs(factor)
+            node.init_deps = node.deps | refs(init)
+            node.flow_deps = refs(stream) | refs(rate)
         else:
-            node.deps = self._refs(ast)
+            node.deps = refs(ast)
             node.init_deps = set(node.deps)
+
+    def _npv_args(self, node: Node):
+        if len(node.ast.arguments) != 4:
+            raise Unsupported(f"{self.path}: {node.name!r}: NPV with {len(node.ast.arguments)} arguments; "
+                              "--engine pysd runs it")
+        return node.ast.arguments
 
     def _order(self, node: Node, order) -> int:
         if type(order).__name__ == "ReferenceStructure":  # an order set by a constant
@@ -244,7 +351,8 @@ class _Generator:
         return node.local
 
     def _e_ArithmeticStructure(self, ast) -> str:
-        args = [f"({self.expr(a)})" for a in ast.arguments]
+        # numbers bare, as PySD writes them: -2^2 is -(2**2) in PySD, so it must be here
+        args = [self.expr(a) if _number(a) else f"({self.expr(a)})" for a in ast.arguments]
         if len(args) == 1:
             return f"-{args[0]}" if ast.operators[0] == "negative" else args[0]
         parts = [args[0]]
@@ -268,182 +376,304 @@ class _Generator:
         name = ast.function.reference
         args = [self.expr(a) for a in ast.arguments]
         if name in self.nodes and self.nodes[name].kind == "lookup":
-            return f"_lookup_{self.nodes[name].local}({args[0]})"
+            node = self.nodes[name]
+            return self._table_call(f"_lookup_{node.local}", node.ast, args[0])
         if name == "pulse" and len(args) == 1:
-            args.append("None")
+            args.append(".5*_dt")  # PySD: width None is half a step
         if name == "ramp" and len(args) == 2:
-            args.append("None")
-        if name not in FUNCTIONS:
+            args.append("np.inf")
+        if name in RANDOM:
+            arity, template = RANDOM[name]
+            self.sites += 1
+            site = self.sites
+        elif name in FUNCTIONS:
+            (arity, template), site = FUNCTIONS[name], 0
+        else:
             raise Unsupported(f"{self.path}: function {name.upper()} is not supported by the ensemble "
                               "engine; --engine pysd runs it")
-        arity, template = FUNCTIONS[name]
         if len(args) != arity:
             raise Unsupported(f"{self.path}: {name.upper()} with {len(args)} arguments; --engine pysd runs it")
-        return template.format(*args)
+        return template.format(*args, site=site)
 
     def _e_InlineLookupsStructure(self, ast) -> str:
-        helper = self._lookup_helper(f"inline{len(self.lookups)}", ast.lookups)
-        return f"{helper}({self.expr(ast.argument)})"
+        table = ast.lookups  # one name per table, however often the expression is emitted
+        key = (tuple(table.x), tuple(table.y), getattr(table, "type", None))
+        name = self.inline.setdefault(key, f"_lookup_inline{len(self.inline)}")
+        return self._table_call(name, table, self.expr(ast.argument))
 
-    def _lookup_helper(self, suffix: str, table) -> str:
-        name = f"_lookup_{suffix}"
+    def _table_call(self, name: str, table, argument: str) -> str:
+        """A call of the table helper on module-level arrays (numba freezes them as constants)."""
         mode = getattr(table, "type", "interpolate") or "interpolate"
         if mode not in ("interpolate", "extrapolate", "hold_backward"):
             raise Unsupported(f"{self.path}: lookup type {mode!r}; --engine pysd runs it")
         xs = tuple(float(x) for x in table.x)
-        ys = tuple(float(y) for y in table.y)
-        self.lookups.append(f"{name} = _make_lookup({xs!r}, {ys!r}, {mode!r})")
-        return name
+        if mode == "extrapolate" and len(xs) < 2:
+            mode = "interpolate"  # one point: flat either way
+        if name not in self.tables:
+            self.tables.add(name)
+            self.lookups += [f"{name}_x = np.array({xs!r})",
+                             f"{name}_y = np.array({tuple(float(y) for y in table.y)!r})"]
+        return f"_lookup_{mode}({argument}, {name}_x, {name}_y)"
 
-    # -- program ------------------------------------------------------------------------
+    # -- single equations -----------------------------------------------------------------
+    def equations(self) -> dict[str, Equation]:
+        """Auxiliaries and stock net flows as element-wise functions (see :func:`equation_functions`)."""
+        chosen = [n for n in self.nodes.values() if n.kind in ("auxiliary", "stock")]
+        lines, signatures = [], {}
+        for node in chosen:
+            ast = node.ast.flow if node.kind == "stock" else node.ast
+            body = self.expr(ast)
+            inputs = sorted(k for k in (node.flow_deps if node.kind == "stock" else node.deps)
+                            if self.nodes[k].kind != "lookup")  # a table is compiled into the function
+            params = [self.nodes[k].local for k in inputs]
+            names = [self.nodes[k].name for k in inputs]
+            used = _names_in(body)  # the templates of STEP, PULSE, RAMP read t and _dt themselves
+            if "_rk" in used:
+                raise Unsupported(f"{self.path}: {node.name!r} draws random numbers: its value is not a "
+                                  "function of the other variables")
+            if "t" in used:
+                params.append("t")
+                names.append("Time")
+            prologue = []
+            if "_dt" in used:
+                step = next(n for n in self.nodes.values() if n.name == CONTROL["time_step"])
+                if step.name not in names:
+                    params.append(step.local)
+                    names.append(step.name)
+                prologue = [f"    _dt = {step.local}"]
+            lines += [f"def _eq_{node.local}({', '.join(params)}):", *prologue, f"    return {body}", ""]
+            signatures[node.name] = (node.kind, tuple(names), f"_eq_{node.local}")
+        namespace = dict(NAMESPACE)
+        source = "\n".join([*self.lookups, "", *lines])
+        exec(compile(source, f"<equations {self.path}>", "exec"), namespace)  # noqa: S102 (our own generated code)
+        return {name: Equation(name, kind, inputs, _elementwise(namespace[fn]))
+                for name, (kind, inputs, fn) in signatures.items()}
+
+
+    # -- the compiled program ----------------------------------------------------------------
     def program(self) -> Program:
         nodes = list(self.nodes.values())
-        for node in nodes:
-            if node.kind == "lookup":
-                self._lookup_helper(node.local, node.ast)
         constants = [n for n in nodes if n.kind == "constant"]
         controls = {n.local: n.name for n in nodes if n.kind == "control"}
-        states = [n for n in nodes if n.kind in ("stock", "smooth", "delay", "delayn", "initial")]
+        states = [n for n in nodes if n.kind in STATE_KINDS]
         slots, n_states = self._slots(states)
-        initialise = self._initialise(nodes, states, slots, constants, controls)
-        evaluate = self._evaluate(nodes, states, slots, constants, controls)
-        source = "\n".join([*self.lookups, "", *initialise, "", *evaluate])  # lookups filled by both
-        valued = [n for n in nodes if n.kind not in ("lookup",)]
+        valued = [n for n in nodes if n.kind != "lookup"]
+        member = self._member(nodes, states, slots, constants, controls, valued)
+        header = ["# generated by defdip.engines.ensemble_build from " + _comment(self.path),
+                  "import numpy as np",
+                  "from numba import njit",
+                  "from defdip.engines.ensemble_runtime import (",
+                  *(f"    {name[1:]} as {name}," for name in NAMESPACE if name != "np"), ")",
+                  "from defdip.engines.ensemble_runtime import SMALL_VENSIM as _SMALL", ""]
+        source = "\n".join([*header, *self.lookups, "", "",
+                            "@njit(cache=True, nogil=True, error_model='numpy')", *member, ""])
         return Program(source=source, names=tuple(n.name for n in valued), kinds=tuple(n.kind for n in valued),
                        constants=tuple(n.name for n in constants),
                        defaults=tuple(n.value for n in constants), controls=controls, n_states=n_states,
-                       structural=tuple(sorted(self.structural)))
+                       structural=tuple(sorted(self.structural)), checks=tuple(self.checks),
+                       random=self.sites > 0)
 
     @staticmethod
     def _slots(states) -> tuple[dict, int]:
+        """Each state element's scalar state variables ``S0, S1, ...``."""
         slots, i = {}, 0
+        widths = {"npv": 2}
         for node in states:
-            width = node.order if node.kind in ("smooth", "delay", "delayn") else 1
+            width = node.order if node.kind in ("smooth", "delay", "delayn") else widths.get(node.kind, 1)
             width *= 2 if node.kind == "delayn" else 1  # DELAY N also carries its delay times
-            slots[node.key] = list(range(i, i + width))
+            slots[node.key] = [f"S{j}" for j in range(i, i + width)]
             i += width
         return slots, i
 
-    def _header(self, constants, controls) -> list[str]:
+    def _member(self, nodes, states, slots, constants, controls, valued) -> list[str]:
+        """``simulate``: for each member, the initial values then the whole Euler time loop.
+
+        Each member runs its own time loop, so its values live in registers, never in
+        arrays over the ensemble; members are independent (no value crosses between them).
+        """
+        load = [f"{n.local} = c[{j}]" for j, n in enumerate(constants)]
+        order_of = {name: j for j, name in enumerate(CONTROL_ORDER)}
+        body = ["def simulate(C, keys, ser_idx, ser_val, times, rows, controls, picks, out, status):",
+                "    n_members = C.shape[0]",
+                "    last = len(times) - 1",
+                "    _dt = controls[2]",
+                *(f"    {local} = controls[{order_of[name]}]" for local, name in controls.items()),
+                "    c = np.empty(C.shape[1])",
+                f"    vals = np.empty({len(valued)})",
+                "    for i in range(n_members):",
+                "        for j in range(C.shape[1]):",
+                "            c[j] = C[i, j]",
+                "        for j in range(len(ser_idx)):",
+                "            c[ser_idx[j]] = ser_val[j, 0]",
+                *(f"        {line}" for line in load),
+                "        t = times[0]",
+                *(f"        {line}" for line in self._initial(nodes, states, slots))]
+        step_lines = self._step(nodes, states, slots)
+        random = ["_rk = _mix(keys[i], k)"] if self.sites else []  # known once every equation is written
+        if random:
+            body.insert(body.index("        t = times[0]") + 1, "        _rk = _mix(keys[i], 0)")
+        step = ["for k in range(last + 1):",
+                "    t = times[k]",
+                "    if len(ser_idx) > 0:  # time series: constants that change each step",
+                "        for j in range(len(ser_idx)):",
+                "            c[ser_idx[j]] = ser_val[j, k]",
+                *(f"        {line}" for line in load),
+                *(f"    {line}" for line in random),
+                *(f"    {line}" for line in step_lines),
+                "    r = rows[k]",
+                "    if r >= 0:",
+                *(f"        vals[{j}] = {n.local}" for j, n in enumerate(valued)),
+                "        for p in range(len(picks)):",
+                "            out[i, p, r] = vals[picks[p]]",
+                "    if k == last:",
+                "        break",
+                *(f"    {line}" for line in self._updates(states, slots))]
+        return body + [f"        {line}" for line in step]
+
+    # initial values
+    def _initial(self, nodes, states, slots) -> list[str]:
         lines = []
-        if constants:
-            lines.append(f"    ({', '.join(n.local for n in constants)},) = C")
-        for local, name in controls.items():
-            lines.append(f"    {local} = _controls[{name!r}]")
-        lines.append("    _dt = _controls['TIME STEP']")
-        return lines
-
-    def _initialise(self, nodes, states, slots, constants, controls) -> list[str]:
-        lines = ["def initialise(t, C, _controls):", *self._header(constants, controls)]
-        order = self._topological(nodes, "init_deps", "initial values")
-        for key in order:
+        for key in self._topological(nodes, "init_deps", "initial values"):
             node = self.nodes[key]
-            if node.kind in ("constant", "control", "lookup"):
-                continue
-            lines += self._init_line(node)
-        state_values = []
-        for node in states:
-            state_values += self._state_values(node, slots)
-        lines.append(f"    return [{', '.join(state_values)}]")
+            if node.kind not in ("constant", "control", "lookup"):
+                lines += self._init_lines(node, slots.get(node.key, []))
         return lines
 
-    def _init_line(self, node: Node) -> list[str]:
-        ast, v = node.ast, node.local
-        if node.kind == "stock":
-            return [f"    {v} = {self.expr(ast.initial)}"]
-        if node.kind == "initial":
-            return [f"    {v} = {self.expr(ast.initial)}"]
-        if node.kind == "smooth":
-            return [f"    {v} = {self.expr(ast.initial)}"]
-        if node.kind in ("delay", "delayn"):
+    def _init_lines(self, node: Node, slot: list[str]) -> list[str]:
+        ast, v, kind = node.ast, node.local, node.kind
+        if kind in ("stock", "initial"):
+            return [f"{v} = {self.expr(ast.initial)}", f"{slot[0]} = {v}"]
+        if kind == "smooth":
+            return [f"{v} = {self.expr(ast.initial)}", *(f"{s} = {v}" for s in slot)]
+        if kind in ("delay", "delayn"):
             # the delay's stages hold init * delay time; its value is the last stage / delay time
             time = self.expr(ast.delay_time)
-            return [f"    {v}_stage = ({self.expr(ast.initial)}) * ({time})",
-                    f"    {v}_time = {time}",
-                    f"    _check_delay_order({node.order}, _dt, {v}_time, {node.name!r})",
-                    f"    {v} = {v}_stage / {v}_time"]
-        return [f"    {v} = {self.expr(ast)}"]
+            self.checks.append(node.name)
+            n = node.order
+            stages = [f"{s} = {v}_stage" for s in slot[:n]]
+            times = [f"{s} = {v}_time" for s in slot[n:]]
+            return [f"{v}_stage = ({self.expr(ast.initial)}) * ({time})", f"{v}_time = {time}",
+                    f"if {n} * _dt > {v}_time:  # PySD lowers the order per run; an ensemble cannot",
+                    f"    status[i] = {len(self.checks)}",
+                    f"{v} = {v}_stage / {v}_time", *stages, *times]
+        if kind == "delayfixed":
+            # PySD's DelayFixed: a pipe of round(max(delay / dt, 1)) values, all the initial value
+            return [f"{v}_order = round(max(({self.expr(ast.delay_time)}) / _dt, 1) + _SMALL)",
+                    f"{slot[0]} = {self.expr(ast.initial)}",
+                    f"{v}_pipe = np.full({v}_order, {slot[0]})", f"{v}_ptr = 0", f"{v} = {slot[0]}"]
+        if kind == "trend":
+            return [(f"{slot[0]} = ({self.expr(ast.input)}) / (1 + ({self.expr(ast.initial_trend)})"
+                     f" * ({self.expr(ast.average_time)}))"), *self._value(node, slot)]
+        if kind == "forecast":
+            return [f"{slot[0]} = ({self.expr(ast.input)}) / (1 + ({self.expr(ast.initial_trend)}))",
+                    *self._value(node, slot)]
+        if kind == "sampleiftrue":
+            return [f"{slot[0]} = {self.expr(ast.initial)}", *self._value(node, slot)]
+        if kind == "npv":
+            init = self._npv_args(node)[2]
+            return [f"{slot[0]} = {self.expr(init)}", f"{slot[1]} = 1.0", *self._value(node, slot)]
+        return [f"{v} = {self.expr(ast)}"]
 
-    @staticmethod
-    def _state_values(node: Node, slots) -> list[str]:
-        v = node.local
-        if node.kind in ("stock", "initial"):
-            return [v]
-        if node.kind == "smooth":
-            return [v] * node.order
-        if node.kind == "delay":
-            return [f"{v}_stage"] * node.order
-        return [f"{v}_stage"] * node.order + [f"{v}_time"] * node.order
-
-    def _evaluate(self, nodes, states, slots, constants, controls) -> list[str]:
-        lines = ["def evaluate(t, S, C, _controls):", *self._header(constants, controls)]
+    # one step
+    def _step(self, nodes, states, slots) -> list[str]:
+        lines = []
         for node in states:
             lines += self._state_read(node, slots[node.key])
-        dynamic = [n for n in nodes if n.kind == "auxiliary" or n.kind in ("delay", "delayn")]
+        dynamic = [n for n in nodes if n.kind in DYNAMIC_KINDS]
         for key in self._topological(dynamic, "deps", "equations"):
             node = self.nodes[key]
-            if node.kind == "auxiliary":
-                lines.append(f"    {node.local} = {self.expr(node.ast)}")
-            elif node.kind in ("delay", "delayn") and node.key in {n.key for n in dynamic}:
-                lines += self._delay_value(node, slots[node.key])
-        derivatives = []
+            lines += self._value(node, slots.get(key, []))
         for node in states:
-            d_lines, d_names = self._derivative(node, slots[node.key])
-            lines += d_lines
-            derivatives += d_names
-        values = ", ".join(n.local for n in nodes if n.kind != "lookup")
-        lines.append(f"    return [{', '.join(derivatives)}], ({values},)")
+            lines += self._derivative(node, slots[node.key])
         return lines
 
     @staticmethod
-    def _state_read(node: Node, slot: list[int]) -> list[str]:
-        v = node.local
-        if node.kind in ("stock", "initial"):
-            return [f"    {v} = S[{slot[0]}]"]
+    def _state_read(node: Node, slot: list[str]) -> list[str]:
+        if node.kind in ("stock", "initial", "delayfixed"):
+            return [f"{node.local} = {slot[0]}"]
         if node.kind == "smooth":
-            return [f"    {v} = S[{slot[-1]}]"]
+            return [f"{node.local} = {slot[-1]}"]
         return []
 
-    def _delay_value(self, node: Node, slot: list[int]) -> list[str]:
-        v = node.local
-        if node.kind == "delay":
-            return [f"    {v}_time = {self.expr(node.ast.delay_time)}",
-                    f"    {v} = S[{slot[node.order - 1]}] / {v}_time"]
-        # DELAY N: the output divides by the delay time carried by the first stage
-        return [f"    {v} = S[{slot[node.order - 1]}] / S[{slot[node.order]}]"]
+    def _value(self, node: Node, slot: list[str]) -> list[str]:
+        """The value of an element computed each step (auxiliaries and stateful outputs)."""
+        v, ast, kind, e = node.local, node.ast, node.kind, self.expr
+        if kind == "auxiliary":
+            return [f"{v} = {e(ast)}"]
+        if kind == "delay":
+            return [f"{v}_time = {e(ast.delay_time)}", f"{v} = {slot[node.order - 1]} / {v}_time"]
+        if kind == "delayn":  # DELAY N: the output divides by the delay time carried by the first stage
+            return [f"{v} = {slot[node.order - 1]} / {slot[node.order]}"]
+        s = slot[0]
+        if kind == "trend":  # pysd.py_backend.statefuls.Trend.__call__
+            return [f"{v} = _xidz(({e(ast.input)}) - {s}, ({e(ast.average_time)}) * np.abs({s}), 0.0)"]
+        if kind == "forecast":  # Forecast.__call__
+            return [(f"{v} = ({e(ast.input)}) * (1 + _xidz(({e(ast.input)}) - {s}, "
+                     f"({e(ast.average_time)}) * {s}, 0.0) * ({e(ast.horizon)}))")]
+        if kind == "sampleiftrue":  # SampleIfTrue.__call__
+            return [f"{v} = _where({e(ast.condition)}, {e(ast.input)}, {s})"]
+        if kind == "npv":  # Vensim: (NPV ACCUM + stream * TIME STEP * df) * factor
+            stream, _, _, factor = self._npv_args(node)
+            return [f"{v} = ({s} + ({e(stream)}) * _dt * {slot[1]}) * ({e(factor)})"]
+        return []
 
-    def _derivative(self, node: Node, slot: list[int]) -> tuple[list[str], list[str]]:
-        v, ast = node.local, node.ast
-        if node.kind == "stock":
-            return [f"    {v}_ddt = {self.expr(ast.flow)}"], [f"{v}_ddt"]
-        if node.kind == "initial":
-            return [], ["0.0"]
+    def _derivative(self, node: Node, slot: list[str]) -> list[str]:
+        """Lines computing ``<slot>_new``: each state's next value's ingredient (derivative or value)."""
+        v, ast, kind, e = node.local, node.ast, node.kind, self.expr
+        if kind == "stock":
+            return [f"{slot[0]}_d = {e(ast.flow)}"]
+        if kind in ("initial", "sampleiftrue"):
+            return []
+        if kind == "delayfixed":
+            return [f"{v}_in = {e(ast.input)}"]
+        if kind in ("trend", "forecast"):
+            return [f"{slot[0]}_d = (({e(ast.input)}) - {slot[0]}) / ({e(ast.average_time)})"]
+        if kind == "npv":  # NPV ACCUM' = stream * df; df' = -df * rate / (1 + rate * TIME STEP)
+            stream, rate, _, _ = self._npv_args(node)
+            return [f"{slot[0]}_d = ({e(stream)}) * {slot[1]}",
+                    f"{slot[1]}_d = -{slot[1]} * ({e(rate)}) / (1 + ({e(rate)}) * _dt)"]
         n = node.order
-        if node.kind == "smooth":
-            lines = [f"    {v}_in = {self.expr(ast.input)}", f"    {v}_T = {self.expr(ast.smooth_time)}"]
-            names = []
+        if kind == "smooth":
+            lines = [f"{v}_in = {e(ast.input)}", f"{v}_T = {e(ast.smooth_time)}"]
             for i in range(n):
-                target = f"{v}_in" if i == 0 else f"S[{slot[i - 1]}]"
-                lines.append(f"    {v}_d{i} = ({target} - S[{slot[i]}]) * {float(n)!r} / {v}_T")
-                names.append(f"{v}_d{i}")
-            return lines, names
+                target = f"{v}_in" if i == 0 else slot[i - 1]
+                lines.append(f"{slot[i]}_d = ({target} - {slot[i]}) * {float(n)!r} / {v}_T")
+            return lines
         # DELAY1/DELAY3 divide every stage by the current delay time. DELAY N divides by
-        # stage times that PySD rolls each step; the rolled times replace the stored ones
-        # (a _Set, not an Euler update).
-        lines = [f"    {v}_in = {self.expr(ast.input)}"]
-        if node.kind == "delay":
+        # stage times that PySD rolls each step; the rolled times replace the stored ones.
+        lines = [f"{v}_in = {e(ast.input)}"]
+        if kind == "delay":
             times = [f"{v}_time"] * n
         else:
-            lines.append(f"    {v}_now = {self.expr(ast.delay_time)}")
-            times = [f"{v}_now"] + [f"S[{slot[n + i - 1]}]" for i in range(1, n)]
-        names = []
+            lines.append(f"{v}_now = {e(ast.delay_time)}")
+            times = [f"{v}_now"] + slot[n:2 * n - 1]
         for i in range(n):
-            inflow = f"{v}_in" if i == 0 else f"(S[{slot[i - 1]}] / {times[i - 1]})"
-            lines.append(f"    {v}_d{i} = ({inflow} - S[{slot[i]}] / {times[i]}) * {n}")
-            names.append(f"{v}_d{i}")
-        if node.kind == "delayn":
-            names += [f"_Set({time})" for time in times]
-        return lines, names
+            inflow = f"{v}_in" if i == 0 else f"({slot[i - 1]} / {times[i - 1]})"
+            lines.append(f"{slot[i]}_d = ({inflow} - {slot[i]} / {times[i]}) * {n}")
+        if kind == "delayn":
+            lines += [f"{slot[n + i]}_d = {time}" for i, time in enumerate(times)]
+        return lines
+
+    @staticmethod
+    def _updates(states, slots) -> list[str]:
+        """The Euler step (``s + d * dt``), or the new value for states PySD sets."""
+        lines = []
+        for node in states:
+            slot, v = slots[node.key], node.local
+            if node.kind == "initial":
+                continue
+            if node.kind == "sampleiftrue":  # SampleIfTrue.update: state*0 + the value
+                lines.append(f"{slot[0]} = {slot[0]} * 0 + {v}")
+            elif node.kind == "delayfixed":  # DelayFixed.update
+                lines += [f"{v}_pipe[{v}_ptr] = {v}_in", f"{v}_ptr = ({v}_ptr + 1) % {v}_order",
+                          f"{slot[0]} = {v}_pipe[{v}_ptr]"]
+            elif node.kind == "delayn":
+                n = node.order
+                lines += [f"{s} = {s} + {s}_d * _dt" for s in slot[:n]]
+                lines += [f"{s} = {s}_d" for s in slot[n:]]
+            else:
+                lines += [f"{s} = {s} + {s}_d * _dt" for s in slot]
+        return lines
 
     def _topological(self, nodes, attribute: str, what: str) -> list[str]:
         keys = {n.key for n in nodes}
@@ -455,3 +685,29 @@ class _Generator:
         except graphlib.CycleError as exc:
             cycle = " -> ".join(self.nodes[k].name for k in exc.args[1])
             raise InputError(f"{self.path}: the {what} form a cycle without a stock: {cycle}") from None
+
+
+def _comment(path) -> str:
+    from pathlib import Path
+
+    return Path(path).name.replace("\n", " ")
+
+
+def _elementwise(raw: Callable) -> Callable[..., np.ndarray]:
+    """``raw`` with its result as a float array of the inputs' broadcast shape."""
+    def fn(*arrays):
+        arrays = [np.asarray(a, float) for a in arrays]
+        with np.errstate(all="ignore"):  # as in a run: a division by zero gives inf, not a warning
+            out = raw(*arrays)
+        return np.broadcast_to(np.asarray(out, float), np.broadcast_shapes(*(a.shape for a in arrays))).copy()
+    fn.__name__ = raw.__name__
+    return fn
+
+
+def _names_in(expression: str) -> set[str]:
+    """The Python names a generated expression reads."""
+    return {n.id for n in pyast.walk(pyast.parse(expression, mode="eval")) if isinstance(n, pyast.Name)}
+
+
+def _number(ast) -> bool:
+    return isinstance(ast, (int, float)) and not isinstance(ast, bool)

@@ -9,13 +9,15 @@ import time as _time
 import warnings
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
-from defdip.core.model import load_model, model_info
+from defdip.core.model import ModelInfo, load_model, model_info
 from defdip.core.scenario import Scenario
 from defdip.engines.ensemble import EnsembleModel, Timing
+from defdip.engines.ensemble_build import Unsupported
 
 ENGINES = ("pysd", "ensemble")
 # The engine for many runs at once (sweeps, checks, calibration): the vectorised one.
@@ -32,7 +34,8 @@ class RunResult:
         What was run.
     trajectories : pandas.DataFrame
         Index ``time`` [model time units], one column per variable (Vensim names),
-        every saved step.
+        every saved step. A subscripted variable has one column per element, named as
+        PySD flattens it: ``Stock A[Entry 1,Column 1]``.
     engine : str
         Engine that produced it.
     wall_time : float
@@ -72,15 +75,15 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
     columns = _columns(scenario)
     model = load_model(scenario.model)
     t = scenario.time
-    kwargs = dict(params=scenario.params(), return_columns=columns, final_time=t.end,
-                  time_step=t.dt, saveper=t.saveper)
+    kwargs = {"params": scenario.params(), "return_columns": columns, "final_time": t.end,
+              "time_step": t.dt, "saveper": t.saveper}
     if t.start != info.control("INITIAL TIME"):
         kwargs["initial_condition"] = (t.start, {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PySD's own deprecation chatter
-        frame = model.run(**kwargs)
+        frame = model.run(**kwargs)  # flattened by PySD: one column per subscript element
     frame.index.name = "time"
-    return frame[[c for c in columns if c in frame.columns]]
+    return frame
 
 
 def check_engine(engine: str | None) -> str:
@@ -110,12 +113,30 @@ def _columns(scenario: Scenario) -> list[str]:
     return [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
 
 
-def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None):
+def check_ensemble_supports(info: ModelInfo) -> None:
+    """Refuse, before anything runs, a model the ensemble engine cannot read.
 
+    The engine compiles PySD's abstract model of a Vensim file with scalar variables;
+    what it does not implement inside the equations it refuses by name itself.
+
+    Raises
+    ------
+    Unsupported
+        For an XMILE file or a subscripted variable, naming it; ``--engine pysd`` runs both.
+    """
+    for var in info.variables.values():
+        if var.subscripts:
+            raise Unsupported(f"{info.path}: {var.name!r} is subscripted (over {', '.join(var.subscripts)}); "
+                              "the ensemble engine supports scalar models only; --engine pysd runs it")
+
+
+def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None, seed: int = 0,
+                  members=None):
+    check_ensemble_supports(model_info(scenario.model))
     model = EnsembleModel.load(scenario.model)
     t = scenario.time
     series = {name: tuple(zip(*points)) for name, points in scenario.series.items()}
-    return model.run(Timing(t.start, t.end, t.dt, t.saveper), constants, series, outputs, size)
+    return model.run(Timing(t.start, t.end, t.dt, t.saveper), constants, series, outputs, size, seed, members)
 
 
 def _run_ensemble_single(scenario: Scenario) -> pd.DataFrame:
@@ -134,7 +155,8 @@ def to_dataset(result: RunResult):
     return ds
 
 
-def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engine: str = "pysd"):
+def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engine: str = "pysd",
+                   seed: int = 0):
     """Run a scenario once per row of ``samples`` and return the outputs labelled by run and time.
 
     Parameters
@@ -148,20 +170,22 @@ def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engi
         Variables to keep (default: the scenario's ``outputs``, else the key indicators).
     engine : {"pysd", "ensemble"}
         ``pysd`` runs PySD once per row on a fresh model; ``ensemble`` runs all rows at
-        once with the vectorised engine.
+        once with the compiled engine.
+    seed : int, optional
+        Seed of the model's RANDOM functions (ensemble engine; PySD's are unseeded). With an
+        integer index, each row's numbers depend only on the seed and its index.
 
     Returns
     -------
     xarray.Dataset
         One data variable per output with dimensions ``(run, time)``.
     """
-    import numpy as np
     import xarray as xr
 
     check_engine(engine)
     outputs = _batch_outputs(scenario, outputs)
     if engine == "ensemble":
-        return _batch_ensemble(scenario, samples, outputs)
+        return _batch_ensemble(scenario, samples, outputs, seed)
     values = {name: [] for name in outputs}
     time = None
     for _, row in samples.iterrows():
@@ -174,8 +198,7 @@ def simulate_batch(scenario: Scenario, samples: pd.DataFrame, outputs=None, engi
     return xr.Dataset(data, coords={"run": run_index, "time": time if time is not None else []})
 
 
-def _batch_ensemble(scenario: Scenario, samples: pd.DataFrame, outputs):
-    import numpy as np
+def _batch_ensemble(scenario: Scenario, samples: pd.DataFrame, outputs, seed: int = 0):
     import xarray as xr
 
     info = model_info(scenario.model)
@@ -189,15 +212,16 @@ def _batch_ensemble(scenario: Scenario, samples: pd.DataFrame, outputs):
         constants[var.name] = values
     # a sampled constant replaces a time series given for it, as --set does
     scenario = replace(scenario, series={k: v for k, v in scenario.series.items() if k not in constants})
-    time, values = _ensemble_run(scenario, constants, outputs, size=len(samples))
+    # a run's global number keys its random numbers, so a chunk of a sweep draws what the whole would
+    index = samples.index.to_numpy()
+    members = index if np.issubdtype(index.dtype, np.integer) else None
+    time, values = _ensemble_run(scenario, constants, outputs, size=len(samples), seed=seed, members=members)
     data = {name: (("run", "time"), np.broadcast_to(values[name], (len(samples), len(time))))
             for name in outputs}
     return xr.Dataset(data, coords={"run": samples.index.to_numpy(), "time": time})
 
 
 def _check_range(var, values) -> None:
-    import numpy as np
-
     low = -np.inf if var.low is None else var.low
     high = np.inf if var.high is None else var.high
     bad = (values < low) | (values > high) | ~np.isfinite(values)
@@ -207,7 +231,6 @@ def _check_range(var, values) -> None:
 
 
 def _batch_outputs(scenario: Scenario, outputs) -> tuple[str, ...]:
-
     names = tuple(outputs or scenario.outputs or KEY_INDICATORS)
     info = model_info(scenario.model)
     return tuple(info.resolve(name, where="outputs").name for name in names)

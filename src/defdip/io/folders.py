@@ -68,6 +68,36 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def atomic_file(target: Path, overwrite: bool = False, what: str = "file"):
+    """Yield a temporary path beside ``target`` that takes its name when the block succeeds.
+
+    The temporary file is in the same folder, named ``.tmp-<pid>-<random><suffix>`` (same
+    suffix, so writers that add one find it), and is removed if the block fails.
+
+    Raises
+    ------
+    InputError
+        If ``target`` exists and ``overwrite`` is false, or is a folder.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise InputError(f"{target}: is a folder; give a file name")
+    if target.exists() and not overwrite:
+        raise InputError(f"{target}: {what} already exists; choose another name or allow overwriting")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=target.suffix, dir=target.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes it private; results are ordinary files
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def copy_files(files, folder: Path, force: bool = False) -> list[Path]:
     """Copy ``files`` into ``folder`` (created if needed); returns the new paths.
 

@@ -21,7 +21,7 @@ from defdip.compare.text import metric_format
 from defdip.figures.structure import write_structure_figure
 
 SECTIONS = ("section-scenarios", "section-figures", "section-table", "section-timeline",
-            "section-structure", "section-sweep")
+            "section-structure", "section-sweep", "section-discovery")
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0 auto;max-width:1300px;
@@ -141,6 +141,48 @@ def sweep_html(sweep_dir: Path | None) -> str:
     return "\n".join(parts)
 
 
+def discovery_html(discovery_dir: Path | None) -> str:
+    """A ``defdip discover`` folder: the condition, PRIM's box and CART's case leaves, and the figures."""
+    import json
+
+    if discovery_dir is None:
+        return ("<p>No discovery folder was given (<code>--discovery DIR</code> adds the result of "
+                "<code>defdip discover</code>).</p>")
+    folder = Path(discovery_dir)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    first = summary.get("prim") or summary.get("cart") or {}
+    method, scenario = html.escape(str(summary.get("sweep_method"))), html.escape(str(summary.get("scenario")))
+    parts = [(f"<p>From <code>{html.escape(str(folder))}</code>: runs of the {method} sweep of "
+              f"<strong>{scenario}</strong> where <code>{html.escape(summary['where'])}</code>: "
+              f"{first.get('cases', 0):,} of {first.get('runs', 0):,} "
+              f"({100 * first.get('share_of_cases', 0):.1f}%).</p>")]
+    boxes = []
+    if summary.get("prim"):
+        boxes.append((f"PRIM box (step {summary['prim']['chosen_step']} of {summary['prim']['steps']})",
+                      summary["prim"]["chosen_box"]))
+    for leaf in (summary.get("cart") or {}).get("case_leaves", [])[:3]:
+        boxes.append((f"CART leaf {leaf['step']}", leaf))
+    for label, box in boxes:
+        rows = "".join(f'<tr><td class="text">{html.escape(name)}</td><td>{_limit(lim["low"])}</td>'
+                       f'<td>{_limit(lim["high"])}</td><td>{lim["range"][0]:.4g} to {lim["range"][1]:.4g}</td>'
+                       f'<td>{_limit(lim["qp_low"], 2)}</td><td>{_limit(lim["qp_high"], 2)}</td></tr>'
+                       for name, lim in box["limits"].items())
+        parts.append(f"<h3>{html.escape(label)}: coverage {box['coverage']:.2f}, density {box['density']:.2f}, "
+                     f"mass {box['mass']:.2f}</h3><table><tr><th class=\"text\">constant</th><th>at least</th>"
+                     "<th>at most</th><th>sampled range</th><th>quasi-p (low)</th><th>quasi-p (high)</th></tr>"
+                     f"{rows}</table>")
+    captions = {"tradeoff": "PRIM's peeling and pasting trajectory: coverage against density, coloured by the "
+                            "number of restricted constants; the reported box ringed.",
+                "box_limits": "The reported boxes' limits against each constant's sampled range."}
+    parts += [_figure(folder / f"{stem}.png", stem, caption) for stem, caption in captions.items()
+              if (folder / f"{stem}.png").is_file()]
+    return "\n".join(parts)
+
+
+def _limit(value, digits: int = 4) -> str:
+    return "&ndash;" if value is None else f"{value:.{digits}g}"
+
+
 def structure_figure(model_path: Path, folder: Path) -> Path:
     """Draw the model's structure diagram as ``folder/structure.png``."""
 
@@ -148,7 +190,8 @@ def structure_figure(model_path: Path, folder: Path) -> Path:
 
 
 def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], sweep_dir: Path | None = None,
-                  structure: Path | None = None, title: str = "Scenario comparison") -> str:
+                  structure: Path | None = None, title: str = "Scenario comparison",
+                  discovery_dir: Path | None = None) -> str:
     """The report as one HTML string.
 
     Parameters
@@ -162,6 +205,8 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
         A sweep's result folder; its PNGs and ``indices*.csv`` are embedded.
     structure : Path, optional
         The model structure diagram (PNG).
+    discovery_dir : Path, optional
+        A ``defdip discover`` result folder; its boxes and figures are embedded.
     """
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -182,6 +227,7 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
         "section-timeline": ("Phase timeline", timeline),
         "section-structure": ("Model structure", diagram),
         "section-sweep": ("Sensitivity sweep", sweep_html(sweep_dir)),
+        "section-discovery": ("Scenario discovery", discovery_html(discovery_dir)),
     }
     nav = "".join(f'<a href="#{key}">{html.escape(heading)}</a>' for key, (heading, _) in body.items())
     sections = "\n".join(f'<section id="{key}"><h2>{html.escape(heading)}</h2>\n{content}</section>'
@@ -197,11 +243,12 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
 
 
 def write_report(path: Path, comparison, table: pd.DataFrame, figures: dict[str, Path],
-                 sweep_dir: Path | None = None, title: str = "Scenario comparison") -> Path:
+                 sweep_dir: Path | None = None, title: str = "Scenario comparison",
+                 discovery_dir: Path | None = None) -> Path:
     """Draw the structure diagram and write the report to ``path``; returns ``path``."""
     with tempfile.TemporaryDirectory(prefix="defdip-report-") as tmp:
         model = Path(comparison.runs[0].model)
         structure = structure_figure(model, Path(tmp)) if model.is_file() else None
-        text = render_report(comparison, table, figures, sweep_dir, structure, title)
+        text = render_report(comparison, table, figures, sweep_dir, structure, title, discovery_dir)
         Path(path).write_text(text, encoding="utf-8")
     return Path(path)

@@ -21,6 +21,7 @@ from defdip.core.scenario import (
     scenario_record,
 )
 from defdip.engines.simulate import simulate_batch
+from defdip.sweep.dominance import chunk_dominance
 from defdip.sweep.plan import SweepPlan
 from defdip.sweep.store import (
     RESULTS_DIR,
@@ -38,7 +39,8 @@ def chunk_task(plan: SweepPlan, start: int, stop: int) -> dict:
     return {"scenario_file": str(scenario.source) if scenario.source else None,
             "model_file": str(scenario.model), "scenario_record": json.dumps(scenario_record(scenario), default=str),
             "values": rows.to_numpy(np.float64), "columns": list(rows.columns),
-            "runs": rows.index.to_numpy(np.int64), "outputs": list(plan.outputs), "engine": plan.engine}
+            "runs": rows.index.to_numpy(np.int64), "outputs": list(plan.outputs), "engine": plan.engine,
+            "dominance": plan.dominance}
 
 
 def evaluate_chunk(task: dict) -> dict:
@@ -56,8 +58,10 @@ def evaluate_chunk(task: dict) -> dict:
 def _evaluate(scenario: Scenario, task: dict) -> dict:
     frame = pd.DataFrame(task["values"], columns=task["columns"], index=pd.Index(task["runs"], name="run"))
     ds = simulate_batch(scenario, frame, task["outputs"], task["engine"])
-    return {"time": np.asarray(ds["time"].values, float), "runs": task["runs"],
-            "data": {name: np.asarray(ds[name].values, np.float64) for name in task["outputs"]}}
+    data = {name: np.asarray(ds[name].values, np.float64) for name in task["outputs"]}
+    if task.get("dominance"):
+        data.update(chunk_dominance(scenario, frame))
+    return {"time": np.asarray(ds["time"].values, float), "runs": task["runs"], "data": data}
 
 
 def _executor(workers: int, scheduler: str | None):

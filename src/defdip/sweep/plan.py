@@ -70,6 +70,7 @@ class SweepPlan:
     engine: str
     chunk_size: int
     folder_name: str = field(default="")
+    dominance: bool = False  # score every run's loops (sweep --dominance)
 
     @property
     def runs(self) -> int:
@@ -81,7 +82,8 @@ class SweepPlan:
 
 
 def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed: int = 0, vary=None,
-               outputs=(), outcomes=(), engine: str | None = None, chunk_size: int | None = None) -> SweepPlan:
+               outputs=(), outcomes=(), engine: str | None = None, chunk_size: int | None = None,
+               dominance: bool = False) -> SweepPlan:
     """Validate a sweep's arguments and draw its sample table.
 
     Parameters
@@ -128,7 +130,7 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
         unit = unit_sample(problem, method, samples, seed)
         table = problem.scale(unit)
     return SweepPlan(scenario, method, samples, seed, problem, table, unit, stored, parsed, engine,
-                     chunk_size, f"{scenario.name}-{method}")
+                     chunk_size, f"{scenario.name}-{method}", dominance)
 
 
 # --- identity of a sweep, for resuming -------------------------------------------------------
@@ -139,6 +141,8 @@ def identity(plan: SweepPlan) -> dict:
               "method": plan.method, "samples": plan.samples, "seed": plan.seed,
               "problem": plan.problem.record(), "outputs": list(plan.outputs), "engine": plan.engine,
               "runs": plan.runs, "samples_sha256": table_hash(plan.table)}
+    if plan.dominance:  # only when set, so earlier sweeps keep their identity
+        record["dominance"] = True
     return json.loads(json.dumps(record, default=str))  # as it reads back from the file
 
 

@@ -24,7 +24,10 @@ METHODS = ("oat", "mc", "lhs", "sobol", "morris")
 # Default --samples per method: runs for mc/lhs, base samples for sobol (runs = N (2D + 2)),
 # trajectories for morris (runs = N (D + 1)), levels per constant for oat (runs = 1 + D N).
 DEFAULT_SAMPLES = {"oat": 5, "mc": 1000, "lhs": 1000, "sobol": 256, "morris": 50}
-SOURCES = ("--vary", "scenario uncertainties", "declared ranges")
+SOURCES = ("--vary", "scenario uncertainties", "declared ranges", "all ranged constants")
+# ``--vary all``: the scenario's uncertainties and, uniform over its declared range, every other
+# constant with a finite one (a global screen, so that no influential constant is left out).
+VARY_ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,15 @@ class Problem:
                  "baseline": b} for u, b in zip(self.uncertainties, self.baseline)]
 
 
-def parse_vary(items) -> dict[str, tuple[float, float]]:
-    """``["escalation rate=1:8"]`` -> ``{"escalation rate": (1.0, 8.0)}`` (names not yet checked)."""
+def parse_vary(items) -> dict[str, tuple[float, float]] | str:
+    """``["escalation rate=1:8"]`` -> ``{"escalation rate": (1.0, 8.0)}`` (names not yet checked).
+
+    ``["all"]`` -> :data:`VARY_ALL`: every constant with a declared range (see :func:`build_problem`).
+    """
+    if any(item.strip().lower() == VARY_ALL for item in items):
+        if len(items) > 1:
+            raise InputError("--vary all: give it alone; it varies every constant with a declared range")
+        return VARY_ALL
     out = {}
     for item in items:
         name, sep, bounds = item.partition("=")
@@ -102,15 +112,19 @@ def parse_vary(items) -> dict[str, tuple[float, float]]:
     return out
 
 
-def build_problem(scenario: Scenario, vary: dict[str, tuple[float, float]] | None = None) -> Problem:
+def build_problem(scenario: Scenario, vary: dict[str, tuple[float, float]] | str | None = None) -> Problem:
     """The uncertain constants: ``vary``, else the scenario's uncertainties, else all declared ranges.
+
+    ``vary`` = :data:`VARY_ALL`: the scenario's uncertainties (with their distributions) followed
+    by every other constant with a finite declared range, uniform over it.
 
     Parameters
     ----------
     scenario : Scenario
         The scenario every run starts from.
-    vary : dict, optional
-        Constant name -> (low, high), as given with ``--vary`` (uniform between them).
+    vary : dict or str, optional
+        Constant name -> (low, high), as given with ``--vary`` (uniform between them), or
+        :data:`VARY_ALL`.
 
     Raises
     ------
@@ -119,18 +133,26 @@ def build_problem(scenario: Scenario, vary: dict[str, tuple[float, float]] | Non
         the constant's declared range.
     """
     info = model_info(scenario.model)
-    if vary:
+    if vary == VARY_ALL:
+        own = tuple(scenario.uncertainties.values())
+        uncertainties = own + tuple(u for u in _declared(info) if u.name not in scenario.uncertainties)
+        source = SOURCES[3]
+    elif vary:
         uncertainties = tuple(_vary_uncertainty(info, name, low, high) for name, (low, high) in vary.items())
         source = SOURCES[0]
     elif scenario.uncertainties:
         uncertainties, source = tuple(scenario.uncertainties.values()), SOURCES[1]
     else:
-        uncertainties = tuple(Uncertainty(v.name, "uniform", v.low, v.high)
-                              for v in info.constants.values()
-                              if v.low is not None and v.high is not None and v.low < v.high)
+        uncertainties = _declared(info)
         source = SOURCES[2]
     baseline = tuple(_scenario_value(scenario, info, u.name) for u in uncertainties)
     return Problem(uncertainties, baseline, source)
+
+
+def _declared(info) -> tuple[Uncertainty, ...]:
+    """Uniform over its declared range, every constant that has a finite one."""
+    return tuple(Uncertainty(v.name, "uniform", v.low, v.high) for v in info.constants.values()
+                 if v.low is not None and v.high is not None and v.low < v.high)
 
 
 def _vary_uncertainty(info, name: str, low: float, high: float) -> Uncertainty:

@@ -1,0 +1,75 @@
+"""``defdip explore``: move the assumptions and watch every trajectory respond, in the browser."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from defdip.cli.commands import add_debug_flag
+from defdip.core.resources import BASELINE, scenario_path
+
+EXTRA = "explore"
+# What the optional extra installs; importing either fails without it.
+EXTRA_MODULES = ("panel", "bokeh")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "explore", help="explore a scenario live in the browser (local server on 127.0.0.1)",
+        description="Start a local web app (Panel on Bokeh, on 127.0.0.1 only, every asset served locally): "
+                    "a slider per constant of the scenario, grouped by the model's views, the run figure's "
+                    "panels redrawn on every change, an uncertainty band over the scenario's uncertainties, "
+                    "loop dominance, pinning, overlays, and saving the settings as a scenario file. "
+                    f"Needs the optional extra: pip install 'defdip[{EXTRA}]'.")
+    parser.add_argument("scenario", nargs="?", type=scenario_path, metavar="SCENARIO",
+                        help="scenario file, or a shipped scenario's name (default: baseline)")
+    parser.add_argument("--model", type=Path, metavar="FILE.mdl", help="explore any Vensim model with its own settings")
+    parser.add_argument("--port", type=int, default=5006, metavar="N", help="TCP port (default 5006; 0: any free)")
+    parser.add_argument("--save-dir", type=Path, default=Path("."), metavar="DIR",
+                        help="the one folder the page saves scenario files and figures into (default: .)")
+    parser.add_argument("--band-runs", type=int, default=200, metavar="N",
+                        help="runs in the uncertainty band (default 200)")
+    parser.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
+    add_debug_flag(parser)
+    parser.set_defaults(handler=cmd_explore)
+
+
+def cmd_explore(args) -> int:
+    from defdip.core.errors import InputError
+    from defdip.core.scenario import load_scenario, scenario_from_model
+
+    if args.model and args.scenario:
+        raise InputError("explore: give a scenario file or --model FILE.mdl, not both")
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port: {args.port} is not a TCP port; allowed: 0 to 65535")
+    if args.band_runs < 1:
+        raise InputError(f"--band-runs: needs at least 1, got {args.band_runs}")
+    if args.save_dir.exists() and not args.save_dir.is_dir():
+        raise InputError(f"--save-dir: {args.save_dir} is a file; give a folder")
+    app = load_app()
+    scenario = scenario_from_model(args.model) if args.model else load_scenario(args.scenario or BASELINE)
+    config = app.ExploreConfig(scenario, args.save_dir.resolve(), band_runs=args.band_runs)
+
+    def ready(url: str) -> None:
+        print(f"defdip explore: {scenario.name} at {url} (saving into {config.save_dir}; Ctrl-C stops)",
+              flush=True)
+
+    app.serve(config, args.port, open_browser=not args.no_browser, on_ready=ready)
+    return 0
+
+
+def load_app():
+    """The explorer's server module, or a clear message when the ``explore`` extra is missing.
+
+    Imported here, not at the top: Panel and Bokeh take about a second to import and are an
+    optional extra, which every other command does without.
+    """
+    from defdip.core.errors import InputError
+
+    try:
+        from defdip.io import explore_app
+    except ImportError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in EXTRA_MODULES:
+            raise
+        raise InputError(f"explore: needs the optional extra {EXTRA!r} ({missing} is not installed); "
+                         f"install it with: pip install 'defdip[{EXTRA}]'") from None
+    return explore_app

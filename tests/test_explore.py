@@ -1,0 +1,276 @@
+"""`defdip explore` without a browser: controls, checked settings, band, overlays, saving, the page's callbacks."""
+import re
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT, SCENARIOS
+
+from defdip.cli.main import main
+from defdip.core.errors import InputError
+from defdip.core.model import model_info
+from defdip.core.scenario import load_scenario
+from defdip.io.explore_state import (
+    Settings,
+    controls_for,
+    grouped,
+    key_numbers,
+    load_overlay,
+    model_groups,
+    nice_step,
+    run_once,
+    save_figure_files,
+    save_scenario,
+    scenario_text,
+    target_file,
+    uncertainty_band,
+)
+
+MODEL = ROOT / "models" / "iran_russia.mdl"
+# Panel 1.9 renames `name` to `label`; the extra allows Panel 1.4, which knows only `name`.
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_scenario(SCENARIOS / "baseline.yaml")
+
+
+def cli_error(capsys, *args) -> str:
+    """What `defdip run ...` prints as its error (exit status 2)."""
+    assert main(["run", *args]) == 2
+    return capsys.readouterr().err.strip().removeprefix("defdip: error: ")
+
+
+# --- controls --------------------------------------------------------------------------------------
+
+def test_every_constant_has_one_control_in_the_group_of_its_view(base):
+    controls = controls_for(base)
+    assert [c.name for c in controls] == list(model_info(MODEL).constants)
+    groups = grouped(controls)
+    # the model's own views, in file order (the `***` headers of iran_russia.mdl)
+    headers = re.findall(r"^\*+\n\t\.(.+)\n\*+~", MODEL.read_text(encoding="utf-8"), re.MULTILINE)
+    assert list(groups) == [h for h in headers if h in groups] and len(groups) >= 6
+    by_name = {c.name: c for c in controls}
+    assert by_name["war end year"].group == "Event dates"
+    assert by_name["strategic threshold"].group == "Indicators"
+    text = MODEL.read_text(encoding="utf-8")
+    starts = {h: text.index(f"\t.{h}\n") for h in headers}
+    ends = dict(zip(headers, [*list(starts.values())[1:], len(text)]))
+    for control in controls:  # each is defined between its group's header and the next one
+        at = re.search(rf"^{re.escape(control.name)}\s*=", text, re.MULTILINE).start()
+        assert starts[control.group] < at < ends[control.group], control.name
+
+
+def test_controls_carry_range_units_source_and_the_scenarios_value(base):
+    war_end = next(c for c in controls_for(base.with_overrides({"war end year": 2030})) if c.name == "war end year")
+    var = model_info(MODEL).constants["war end year"]
+    assert (war_end.low, war_end.high, war_end.units, war_end.comment) == (var.low, var.high, var.units, var.comment)
+    assert war_end.start == 2030 and war_end.date and war_end.step == 0.25  # a year slider by the saving period
+    rate = next(c for c in controls_for(base) if c.name == "escalation rate")
+    assert not rate.date and rate.low <= rate.start <= rate.high
+
+
+def test_time_series_constants_are_marked(base):
+    pressure = load_scenario(SCENARIOS / "maximum_pressure.yaml")
+    marked = [c for c in controls_for(pressure) if c.series]
+    assert {c.name for c in marked} == set(pressure.series)
+    assert all(c.label.endswith("(series)") for c in marked)
+
+
+def test_groups_of_a_file_without_views_and_of_xmile(tmp_path):
+    plain = tmp_path / "plain.mdl"
+    plain.write_text("a = 1\n~ Dmnl [0, 2]\n~ doc\n|\n\\\\\\---/// Sketch\n", encoding="utf-8")
+    assert model_groups(plain) == {}
+    assert model_groups(tmp_path / "m.xmile") == {}
+
+
+@pytest.mark.parametrize("low, high, step", [(0, 1, 0.01), (2010, 2100, 1), (300, 3000, 50), (0, 0.25, 0.005)])
+def test_slider_steps_are_round(low, high, step):
+    assert nice_step(low, high) == pytest.approx(step)
+
+
+# --- settings: checked as `defdip run --set` checks them ----------------------------------------------
+
+@pytest.mark.parametrize("typed", ["2200", "abc", "nan", "2009"])
+def test_a_refused_value_gives_the_clis_message_and_changes_nothing(base, capsys, typed):
+    settings = Settings(base)
+    with pytest.raises(InputError) as refused:
+        settings.set("war end year", typed)
+    assert str(refused.value) == cli_error(capsys, "--set", f"war end year={typed}", "-o", "unused")
+    assert dict(settings.changed) == {} and settings.scenario is base
+
+
+def test_settings_keep_only_changes_and_reset(base):
+    settings = Settings(base)
+    assert settings.set("War End Year", "2025") == 2025.0  # names as the loader forgives them
+    settings.set("escalation rate", 3.0)
+    assert dict(settings.changed) == {"war end year": 2025.0, "escalation rate": 3.0}
+    assert settings.scenario.constants["war end year"] == 2025.0
+    settings.set("escalation rate", model_info(MODEL).constants["escalation rate"].value)  # back at its start
+    assert "escalation rate" not in settings.changed
+    settings.reset("war end year")
+    assert dict(settings.changed) == {} and settings.scenario.constants == base.constants
+    settings.set("war end year", 2030)
+    settings.reset()
+    assert dict(settings.changed) == {}
+
+
+def test_ending_the_war_in_2025_removes_the_transition(base):
+    settings = Settings(base)
+    assert run_once(settings.scenario).transition is not None
+    settings.set("war end year", 2025)
+    run = run_once(settings.scenario)
+    assert run.transition is None and key_numbers(run)["transition year"] is None
+
+
+# --- band and overlays -------------------------------------------------------------------------------
+
+def test_band_spans_the_run_and_follows_the_settings(base):
+    run = run_once(base)
+    band = uncertainty_band(base, runs=40)
+    assert band.runs == 40 and set(band.constants) == set(base.uncertainties)
+    low, mid, high = band.percentiles["Strategic Partnership Index"]
+    assert np.all(low <= mid) and np.all(mid <= high) and np.any(high - low > 0.01)
+    assert np.array_equal(band.time, run.time)
+    moved = uncertainty_band(base.with_overrides({"war end year": 2025}), runs=40)
+    assert not np.allclose(moved.percentiles["Reciprocity"], band.percentiles["Reciprocity"])
+
+
+def test_overlay_of_a_shipped_scenario_a_file_and_a_result_folder(tmp_path):
+    assert load_overlay("no_war").label == "no_war"
+    assert load_overlay(str(SCENARIOS / "ceasefire_2025.yaml")).transition is None
+    assert main(["run", str(SCENARIOS / "no_war.yaml"), "-o", str(tmp_path), "--engine", "ensemble"]) == 0
+    folder = load_overlay(str(tmp_path / "no_war"))
+    assert folder.label == "no_war" and folder.summary == load_overlay("no_war").summary
+
+
+@pytest.mark.parametrize("text, content, message", [
+    ("missing.yaml", None, "no such file or folder"),
+    ("bad.yaml", "name: x\nconstants: {war end year: 1}\n", "is outside the declared range"),
+    ("dup.yaml", "name: x\nname: y\n", "duplicate key"),
+    ("folder", "", "not a result folder"),
+])
+def test_a_bad_overlay_is_refused_with_the_loaders_message(tmp_path, monkeypatch, text, content, message):
+    monkeypatch.chdir(tmp_path)
+    if content is not None and text.endswith(".yaml"):
+        (tmp_path / text).write_text(content, encoding="utf-8")
+    elif content is not None:
+        (tmp_path / text).mkdir()
+    with pytest.raises(InputError, match=message):
+        load_overlay(text)
+
+
+# --- saving -----------------------------------------------------------------------------------------
+
+def test_saved_scenario_extends_the_start_and_holds_only_changes(base, tmp_path):
+    settings = Settings(base)
+    settings.set("war end year", 2025)
+    settings.set("escalation rate", 2.5)
+    path, loaded = save_scenario(settings, tmp_path, "my run")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert path == tmp_path / "my run.yaml"
+    assert (tmp_path / raw["extends"]).resolve() == base.source
+    assert raw["constants"] == {"war end year": 2025, "escalation rate": 2.5}
+    again = load_scenario(path)
+    assert dict(again.constants) == dict(settings.scenario.constants) == dict(loaded.constants)
+    assert again.uncertainties == base.uncertainties
+    assert [p.name for p in tmp_path.iterdir()] == ["my run.yaml"]  # no temporary left
+
+
+def test_saving_never_overwrites_unless_told_and_never_leaves_the_folder(base, tmp_path):
+    settings = Settings(base)
+    path, _ = save_scenario(settings, tmp_path, "kept")
+    before = path.read_bytes()
+    settings.set("war end year", 2030)
+    with pytest.raises(InputError, match="already exists"):
+        save_scenario(settings, tmp_path, "kept.yaml")
+    assert path.read_bytes() == before
+    save_scenario(settings, tmp_path, "kept", overwrite=True)
+    assert "2030" in path.read_text(encoding="utf-8")
+    for name in ("../out", "/etc/x", "a/b", "..", ".hidden", "", "a\\b"):
+        with pytest.raises(InputError, match="not a file name"):
+            target_file(tmp_path, name, ".yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.yaml"]
+
+
+def test_a_scenario_from_a_bare_model_is_saved_with_its_model(tmp_path):
+    from defdip.core.scenario import scenario_from_model
+
+    settings = Settings(scenario_from_model(MODEL))
+    settings.set("war end year", 2026)
+    raw = yaml.safe_load(scenario_text(settings, tmp_path / "x.yaml"))
+    assert "extends" not in raw and (tmp_path / raw["model"]).resolve() == MODEL.resolve()
+    _, loaded = save_scenario(settings, tmp_path, "x")
+    assert loaded.constants["war end year"] == 2026
+
+
+def test_figure_saved_as_png_and_svg(base, tmp_path):
+    paths = save_figure_files(run_once(base), base, tmp_path, "fig")
+    assert [p.name for p in paths] == ["fig.png", "fig.svg"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and b"<svg" in paths[1].read_bytes()[:2000]
+    assert b"Partnership indices" in paths[1].read_bytes()  # the run figure's panels
+    with pytest.raises(InputError, match="already exists"):
+        save_figure_files(run_once(base), base, tmp_path, "fig")
+
+
+# --- the command and the page's callbacks, no server ---------------------------------------------------
+
+def test_command_without_panel_exits_2_naming_the_extra(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "panel", None)  # `import panel` now fails as if not installed
+    monkeypatch.delitem(sys.modules, "defdip.io.explore_app", raising=False)
+    assert main(["explore", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "optional extra 'explore'" in err and "pip install 'defdip[explore]'" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "--port: 70000 is not a TCP port"),
+    (["--band-runs", "0"], "--band-runs: needs at least 1"),
+    (["missing.yaml"], "missing.yaml"),
+])
+def test_command_refuses_bad_options(capsys, args, message):
+    assert main(["explore", "--no-browser", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.fixture
+def page(base, tmp_path):
+    pytest.importorskip("panel")
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+
+    explorer = ExplorerPage(ExploreConfig(base, tmp_path, band_runs=20, dominance=False))
+    explorer.layout()
+    yield explorer
+    explorer.close()
+
+
+def test_page_typed_value_reruns_and_refuses_out_of_range(page, capsys):
+    war_end = page.widgets["war end year"]
+    war_end.text.value = "2025"
+    assert page.run.transition is None and "id='transition-text'>none<" in page.keys.object
+    assert war_end.slider.value == 2025
+    war_end.text.value = "2200"
+    expected = cli_error(capsys, "--set", "war end year=2200", "-o", "unused")
+    assert expected.replace("'", "&#x27;") in page.message.object
+    assert war_end.text.value == "2025" and page.settings.changed["war end year"] == 2025  # unchanged
+    war_end.reset.clicks += 1
+    assert page.run.transition is not None and war_end.text.value == "2100"
+
+
+def test_page_groups_open_lazily_and_keep_changes(page):
+    assert "war end year" in page.widgets and "escalation rate" not in page.widgets
+    page.settings.set("escalation rate", 2.0)
+    group = next(g for g, items in page.groups.items() if any(c.name == "escalation rate" for c in items))
+    page._on_open(group, page.layout_cards[group], type("E", (), {"new": False})())
+    assert page.widgets["escalation rate"].slider.value == 2.0
+
+
+def test_page_pin_and_difference(page):
+    page._on_pin()
+    page.widgets["war end year"].slider.value = 2025
+    page.tabs.active = 1
+    diff = page.differences.source.data["Reciprocity"]
+    assert np.nanmax(np.abs(diff)) > 0.1
+    assert "<th>pinned</th>" in page.keys.object

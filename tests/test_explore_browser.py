@@ -1,0 +1,229 @@
+"""`defdip explore` in real headless Chromium, driven by Playwright (Debian's chromium, no download).
+
+One server (the real command, in a subprocess) for the module; each test opens its own page,
+so each is a fresh session. Every request the page makes is recorded: one to a host other than
+127.0.0.1 fails the test (assets must be served locally, nothing from a CDN).
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SCENARIOS
+
+from defdip.cli.main import main
+
+# Panel 1.9 renames `name` to `label`; the extra allows Panel 1.4, which knows only `name`.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")]
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Without these the machine's closed network refuses Chromium's background connections.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 180  # [s] the first start compiles the model
+WAIT = 180_000  # [ms] for the page's first draw and band: a deadline against hanging, not a speed test
+
+
+def need(reason: str):
+    if os.environ.get("DEFDIP_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"DEFDIP_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(f"{reason}; set DEFDIP_REQUIRE_BROWSER=1 to fail")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    found = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if found is None:
+        need("no Chromium binary found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need("playwright is not installed (pip install -e '.[test]')")
+    pytest.importorskip("panel")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=found, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium):
+    """`defdip explore --no-browser` on a free port; yields (url, port, save folder)."""
+    save = tmp_path_factory.mktemp("explore-save")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", "--no-browser", "--port", str(port),
+                             "--save-dir", str(save)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url, lines, started = None, [], time.monotonic()
+    while url is None and time.monotonic() - started < START_TIMEOUT:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        found = re.search(r"at (http://\S+)", line)
+        url = found.group(1) if found else None
+    if url is None:
+        proc.kill()
+        pytest.fail("defdip explore did not start:\n" + "".join(lines))
+    # keep reading the server's output, so a full pipe never blocks it; shown if a test fails
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    yield url, port, save
+    proc.terminate()
+    proc.wait(timeout=20)
+    errors = [line for line in lines if "Traceback" in line or "Error" in line]
+    assert not errors, "the server logged errors:\n" + "".join(lines[-80:])
+
+
+class Page:
+    """A browser tab on the explorer, with every console error and every request's host recorded."""
+
+    def __init__(self, browser, url: str):
+        self.tab = browser.new_page(viewport={"width": 1500, "height": 1000})
+        self.errors, self.hosts = [], set()
+        self.tab.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.tab.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.tab.on("request", lambda r: self.hosts.add(r.url.split("/")[2]))
+        self.tab.goto(url)
+        self.tab.locator("#transition-text").wait_for(timeout=WAIT)
+
+    def version(self) -> int:
+        return int(self.tab.locator(".dd-version").get_attribute("data-version"))
+
+    def type_value(self, constant: str, text: str) -> None:
+        """Type into a constant's box and press Enter; wait until the server has answered."""
+        before = self.version()
+        box = self.tab.get_by_placeholder(constant, exact=True)
+        box.fill(text)
+        box.press("Enter")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # a refused value changes the message, not the version
+            if self.version() != before or self.tab.locator("#message").count():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no answer to {constant} = {text}")
+
+    def open_group_of(self, constant: str) -> None:
+        """Open the card of the group a constant is in (its controls are built then)."""
+        from defdip.core.scenario import load_scenario
+        from defdip.io.explore_state import controls_for, grouped
+
+        groups = grouped(controls_for(load_scenario(SCENARIOS / "baseline.yaml")))
+        name, items = next((g, items) for g, items in groups.items() if any(c.name == constant for c in items))
+        self.tab.get_by_text(f"{name} ({len(items)})", exact=True).click()
+        self.tab.get_by_placeholder(constant, exact=True).wait_for(timeout=WAIT)
+
+    def transition(self) -> str:
+        return self.tab.locator("#transition-text").inner_text()
+
+    def numbers(self) -> dict:
+        cells = self.tab.locator("td[data-key]")
+        out = {}
+        for i in range(cells.count()):
+            cell = cells.nth(i)
+            raw = cell.get_attribute("data-value")
+            out[cell.get_attribute("data-key")] = None if raw == "None" else float(raw)
+        return out
+
+    def close(self):
+        self.tab.close()
+
+
+@pytest.fixture
+def page(chromium, server):
+    tab = Page(chromium, server[0])
+    yield tab
+    assert tab.hosts <= {f"127.0.0.1:{server[1]}"}, f"requests left this machine: {tab.hosts}"
+    tab.close()
+
+
+def test_page_loads_without_console_errors_and_everything_local(page):
+    page.tab.locator("#band-status[data-done='1']").wait_for(timeout=WAIT)
+    assert page.errors == []
+    assert page.transition() not in ("", "none")  # the baseline reaches the strategic phase
+    assert page.tab.locator(".bk-Canvas, canvas").count() >= 3  # the three run-figure panels
+
+
+def test_war_end_year_2025_shows_no_transition(page):
+    assert page.transition() != "none"
+    page.type_value("war end year", "2025")
+    assert page.transition() == "none"
+    assert page.numbers()["transition year"] is None
+    # the slider moved with it
+    assert page.tab.get_by_placeholder("war end year", exact=True).input_value() == "2025"
+
+
+def test_slider_keyboard_moves_the_constant(page):
+    handle = page.tab.locator(".dd-slider-war-end-year .noUi-handle")
+    before = page.version()
+    handle.focus()
+    handle.press("ArrowLeft")
+    deadline = time.monotonic() + 20
+    while page.version() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert page.tab.get_by_placeholder("war end year", exact=True).input_value() == "2099.75"
+
+
+def test_out_of_range_value_is_refused_with_the_clis_message(page, capsys):
+    page.type_value("war end year", "2200")
+    shown = page.tab.locator("#message").inner_text()
+    assert main(["run", "--set", "war end year=2200", "-o", "unused"]) == 2
+    assert shown == capsys.readouterr().err.strip().removeprefix("defdip: error: ")
+    assert page.transition() != "none"  # nothing changed
+    assert page.tab.get_by_placeholder("war end year", exact=True).input_value() == "2100"
+
+
+def test_saved_scenario_runs_with_defdip_run_and_reproduces_the_page(page, server, tmp_path):
+    page.type_value("war end year", "2027")
+    page.open_group_of("escalation rate")
+    page.type_value("escalation rate", "3")
+    shown = page.numbers()
+    box = page.tab.get_by_placeholder("file name", exact=True)
+    box.fill("from_the_page")
+    box.press("Enter")
+    page.tab.locator(".dd-save-yaml button").click()
+    page.tab.locator("#message.dd-msg-ok").wait_for(timeout=WAIT)
+    saved = server[2].resolve() / "from_the_page.yaml"
+    assert f"saved {saved}" in page.tab.locator("#message").inner_text()
+    assert main(["run", str(saved), "-o", str(tmp_path)]) == 0  # PySD, the reference engine
+    summary = json.loads((tmp_path / "from_the_page" / "summary.json").read_text())
+    assert summary["transition_year"] == shown["transition year"]
+    compared = 0
+    for key, value in shown.items():
+        if "@" in key:
+            variable, year = key.split("@")
+            assert summary["indicators"][variable][year] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+            compared += 1
+    assert compared >= 9
+
+
+def test_server_listens_on_loopback_only(server):
+    port = server[1]
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if Path(table).exists():
+            for row in Path(table).read_text().splitlines()[1:]:
+                local, state = row.split()[1], row.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    listening.append(local.rsplit(":", 1)[0])
+    if not listening:
+        pytest.skip("no /proc/net/tcp to read the listening sockets from")
+    assert set(listening) == {"0100007F"}, listening  # 127.0.0.1, nothing on 0.0.0.0 or ::
+    others = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    for address in others - {"127.0.0.1"}:
+        if address.startswith("127."):
+            continue
+        with socket.socket() as sock, pytest.raises(OSError):
+            sock.settimeout(2)
+            sock.connect((address, port))
