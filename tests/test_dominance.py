@@ -134,6 +134,9 @@ def test_an_ensemble_is_runs_side_by_side():
         for j, nodes in enumerate(ensemble.loops.nodes):
             k = alone.loops.nodes.index(nodes)
             np.testing.assert_allclose(ensemble.relative_score[j, i], alone.relative_score[k, 0], atol=1e-12)
+            np.testing.assert_allclose(ensemble.loop_score[j, i], alone.loop_score[k, 0], rtol=1e-12, atol=0)
+            # the ensemble's compiled per-cell kernel and the one-run array path pick the same sets
+            np.testing.assert_array_equal(ensemble.dominant[j, i], alone.dominant[k, 0])
 
 
 def test_loop_choice():

@@ -218,7 +218,10 @@ def dominance(source, samples: pd.DataFrame | None = None, max_loops: int = ltm.
     if cycles is None:
         time, _, links = score_runs(scenario, first, edges)
         cycles = ltm.strongest_loops(graph, links)
-    loopset = build_loopset(graph, cycles, scenario.model, discovery)
+    if discovery == "exhaustive":  # the same loops for every run of this model file: build them once
+        loopset = _exhaustive_loopset(check_model_path(Path(scenario.model)), file_hash(scenario.model), max_loops)
+    else:
+        loopset = build_loopset(graph, cycles, scenario.model, discovery)
     if samples is None:
         time, runs, links = score_runs(scenario, None, list(graph.edges))
         return finish(scenario, time, runs, loopset, links)
@@ -234,13 +237,13 @@ def ensemble(scenario: Scenario, samples: pd.DataFrame, loopset: LoopSet, keep=N
     """
     keep = np.arange(len(loopset.ids)) if keep is None else np.asarray(keep, int)
     steps = round((scenario.time.end - scenario.time.start) / scenario.time.saveper) + 1
-    batch = max(1, int(MEMORY_BUDGET // (8 * max(len(loopset.ids), 1) * steps)))
+    batch = max(1, int(MEMORY_BUDGET // (8 * max(len(loopset.edges()), 1) * steps)))  # the link scores held
     edges = loopset.edges()
     parts = []
     for start in range(0, len(samples), batch):
         time, runs, links = score_runs(scenario, samples.iloc[start:start + batch], edges)
-        part = finish(scenario, time, runs, loopset, links)
-        parts.append((part.loop_score[keep], part.relative_score[keep], part.dominant[keep]))
+        parts.append(ltm.score_loops(links, loopset.nodes, loopset.partition, keep) if loopset.nodes else
+                     tuple(np.zeros((0, len(runs), len(time)), dtype) for dtype in (float, float, bool)))
     kept = LoopSet(tuple(loopset.ids[i] for i in keep), tuple(loopset.nodes[i] for i in keep),
                    tuple(loopset.named[i] for i in keep), loopset.partition[keep], loopset.discovery,
                    loopset.unmatched)
@@ -299,6 +302,12 @@ def check_supported(path) -> None:
 
 # --------------------------------------------------------------------------
 # Loops and names
+
+
+@lru_cache(maxsize=8)
+def _exhaustive_loopset(path: Path, digest: str, limit: int) -> LoopSet:
+    equations = _equations(path, digest)
+    return build_loopset(ltm.score_graph(equations), _cycles(path, digest, limit), path, "exhaustive")
 
 
 def build_loopset(graph: nx.DiGraph, cycles, model_path, discovery: str) -> LoopSet:

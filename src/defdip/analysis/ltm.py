@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import graphlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import networkx as nx
 import numpy as np
+from numba import njit
 
 HALF = 0.5                 # share of the change a dominant loop set explains
 MAX_EXHAUSTIVE = 20_000    # more simple cycles than this: strongest-path search instead
@@ -280,22 +282,36 @@ def loop_scores(scores: dict, loops) -> np.ndarray:
     """Product of each loop's link scores -> array (L, ..., T).
 
     A loop with a link that scores 0 wherever it is defined scores 0 too (NaN where that
-    link is NaN); it is not multiplied out. Most loops of a large model are such at any
-    one time, so this saves most of the work without changing a number.
+    link is NaN); it is not multiplied out. The product is taken for all loops at once, one
+    link position at a time (loops padded with a link scoring 1), so the cost is a few numpy
+    operations over (L, ..., T) arrays however many loops there are.
     """
-    dead = {e for e, s in scores.items() if not np.any(np.nan_to_num(s, nan=0.0))}
-    out = []
-    for nodes in loops:
-        edges = loop_edges(nodes)
-        idle = next((e for e in edges if e in dead), None)
-        if idle is not None:
-            out.append(scores[idle] * 0.0)
-            continue
-        product = scores[edges[0]].copy()
-        for e in edges[1:]:
-            product *= scores[e]
-        out.append(product)
-    return np.stack(out)
+    edges = tuple(scores)
+    table = link_table(edges, tuple(tuple(nodes) for nodes in loops))
+    width = table.shape[1]
+    stacked = np.stack([np.asarray(scores[e], float) for e in edges])
+    stacked = np.concatenate([stacked, np.ones((1,) + stacked.shape[1:])])  # the padding link
+    product = stacked[table[:, 0]].copy()
+    for k in range(1, width):
+        product *= stacked[table[:, k]]
+    dead = ~np.any(np.nan_to_num(stacked, nan=0.0).reshape(len(stacked), -1), axis=1)
+    dead[-1] = False
+    first_dead = np.where(dead[table], np.arange(width), width).min(axis=1)
+    idle = first_dead < width
+    product[idle] = stacked[table[idle, first_dead[idle]]] * 0.0
+    return product
+
+
+@lru_cache(maxsize=16)
+def link_table(edges: tuple, loops: tuple) -> np.ndarray:
+    """Loops as rows of link indices into ``edges``, padded with ``len(edges)`` (a link scoring 1)."""
+    index = {e: i for i, e in enumerate(edges)}
+    links = [[index[e] for e in loop_edges(nodes)] for nodes in loops]
+    table = np.full((len(links), max(map(len, links))), len(edges), np.int64)
+    for i, row in enumerate(links):
+        table[i, :len(row)] = row
+    table.flags.writeable = False
+    return table
 
 
 def relative_scores(loop_score: np.ndarray, partition: np.ndarray) -> np.ndarray:
@@ -307,14 +323,8 @@ def relative_scores(loop_score: np.ndarray, partition: np.ndarray) -> np.ndarray
     partition : ndarray (L,)
         Partition number of each loop.
     """
-    out = np.zeros_like(loop_score)
-    for p in np.unique(partition):
-        mine = partition == p
-        total = np.nansum(np.abs(loop_score[mine]), axis=0)
-        with np.errstate(all="ignore"):
-            out[mine] = np.where(total > 0, loop_score[mine] / total, 0.0)
-        out[mine] = np.where(np.isnan(loop_score[mine]), np.nan, out[mine])
-    return out
+    flat, groups, count = _flatten(loop_score, partition)
+    return _relative_kernel(flat, groups, count).reshape(loop_score.shape)
 
 
 def dominant(relative: np.ndarray, partition: np.ndarray, threshold: float = HALF) -> np.ndarray:
@@ -323,34 +333,171 @@ def dominant(relative: np.ndarray, partition: np.ndarray, threshold: float = HAL
     In each partition and at each time the loops of each polarity (the sign of the relative
     score then) are taken by decreasing |relative score| until they explain ``threshold``
     of the change; the polarity whose set explains more wins (reinforcing on a tie). This
-    is pysimlin's greedy rule, vectorised.
+    is pysimlin's greedy rule. Ties in |relative score| go to the loop listed first.
     """
-    out = np.zeros(relative.shape, bool)
-    rel = np.nan_to_num(relative, nan=0.0)
-    for p in np.unique(partition):
-        mine = np.flatnonzero(partition == p)
-        r = rel[mine]
-        sets, totals = [], []
-        for sign in (1.0, -1.0):
-            share = np.where(np.sign(r) == sign, np.abs(r), 0.0)
-            chosen, explained = _greedy(share, threshold)
-            sets.append(chosen)
-            totals.append(explained)
-        reinforcing_wins = (totals[0] >= totals[1]) & (totals[0] > 0)
-        balancing_wins = ~reinforcing_wins & (totals[1] > 0)
-        out[mine] = (sets[0] & reinforcing_wins) | (sets[1] & balancing_wins)
+    flat, groups, count = _flatten(relative, partition)
+    return _dominant_kernel(flat, groups, count, threshold).reshape(relative.shape)
+
+
+def _flatten(values: np.ndarray, partition: np.ndarray):
+    """``values`` as (L, everything else), and the partitions numbered 0..P-1."""
+    values = np.ascontiguousarray(values, dtype=float)
+    _, groups = np.unique(np.asarray(partition), return_inverse=True)
+    return values.reshape(len(values), -1), groups.astype(np.int64), int(groups.max(initial=-1)) + 1
+
+
+# The two kernels are compiled with numba: per partition, time and run they visit only the
+# loops that score there (a handful of a model's thousands), which whole-array numpy cannot do.
+@njit(cache=True)
+def _relative_kernel(scores, groups, count):
+    loops, cells = scores.shape
+    totals = np.zeros((count, cells))
+    for i in range(loops):
+        for m in range(cells):
+            v = scores[i, m]
+            if not np.isnan(v):
+                totals[groups[i], m] += abs(v)
+    out = np.zeros_like(scores)
+    for i in range(loops):
+        for m in range(cells):
+            v, total = scores[i, m], totals[groups[i], m]
+            out[i, m] = np.nan if np.isnan(v) else (v / total if total > 0 else 0.0)
     return out
 
 
-def _greedy(share: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Top loops by ``share`` until their sum reaches ``threshold`` (all positive ones if never)."""
-    order = np.argsort(-share, axis=0, kind="stable")
-    ranked = np.take_along_axis(share, order, axis=0)
-    before = np.cumsum(ranked, axis=0) - ranked  # explained by the loops ranked above
-    take = (ranked > 0) & (before < threshold)
-    chosen = np.zeros_like(take)
-    np.put_along_axis(chosen, order, take, axis=0)
-    return chosen, np.sum(np.where(take, ranked, 0.0), axis=0)
+@njit(cache=True)
+def _dominant_kernel(relative, groups, count, threshold):
+    loops, cells = relative.shape
+    out = np.zeros((loops, cells), np.bool_)
+    members = [np.flatnonzero(groups == g) for g in range(count)]
+    for g in range(count):
+        mine = members[g]
+        for m in range(cells):
+            chosen = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
+            explained = np.zeros(2)
+            for s in range(2):
+                sign = 1.0 if s == 0 else -1.0
+                picked = []
+                shares = []
+                for i in mine:
+                    v = relative[i, m]
+                    if not np.isnan(v) and v != 0.0 and np.sign(v) == sign:
+                        picked.append(i)
+                        shares.append(abs(v))
+                if len(picked) == 0:
+                    continue
+                share = np.array(shares)
+                order = np.argsort(-share, kind="mergesort")  # stable: ties to the loop listed first
+                before = 0.0
+                taken = []
+                for k in order:
+                    if before >= threshold:
+                        break
+                    taken.append(picked[k])
+                    before += share[k]
+                chosen[s] = np.array(taken, np.int64)
+                explained[s] = before
+            winner = -1
+            if explained[0] >= explained[1] and explained[0] > 0:
+                winner = 0
+            elif explained[1] > 0:
+                winner = 1
+            if winner >= 0:
+                for i in chosen[winner]:
+                    out[i, m] = True
+    return out
+
+
+def score_loops(scores: dict, loops, partition: np.ndarray, keep: np.ndarray, threshold: float = HALF):
+    """Loop scores, relative scores and dominant flags of the loops ``keep``, without ever holding
+    every loop's scores: -> three arrays (len(keep), ..., T).
+
+    The same numbers as :func:`loop_scores`, :func:`relative_scores` and :func:`dominant` (every
+    loop still enters the partition totals and the ranking), computed one (run, time) cell at a
+    time in a compiled kernel, so an ensemble of thousands of runs of a model with thousands of
+    loops needs memory only for the loops kept. A product stops at its first link that is NaN
+    (the loop is NaN) or 0 (the loop is 0), which is where most loops of a large model are.
+    """
+    edges = tuple(scores)
+    table = link_table(edges, tuple(tuple(nodes) for nodes in loops))
+    first = np.asarray(scores[edges[0]])
+    stacked = np.empty((len(edges) + 1, first.size))
+    for i, e in enumerate(edges):
+        stacked[i] = np.asarray(scores[e], float).ravel()
+    stacked[-1] = 1.0
+    _, groups = np.unique(np.asarray(partition), return_inverse=True)
+    keep = np.asarray(keep, np.int64)
+    out = _cell_kernel(stacked, table, groups.astype(np.int64), int(groups.max(initial=-1)) + 1, keep, threshold)
+    return tuple(a.reshape((len(keep),) + first.shape) for a in out)
+
+
+@njit(cache=True)
+def _cell_kernel(links, table, groups, count, keep, threshold):
+    loops, width = table.shape
+    cells = links.shape[1]
+    kept_score = np.zeros((len(keep), cells))
+    kept_relative = np.zeros((len(keep), cells))
+    kept_flag = np.zeros((len(keep), cells), np.bool_)
+    score = np.empty(loops)
+    totals = np.empty(count)
+    members = [np.flatnonzero(groups == g) for g in range(count)]
+    flag = np.zeros(loops, np.bool_)
+    for m in range(cells):
+        totals[:] = 0.0
+        for i in range(loops):
+            product = 1.0
+            for k in range(width):
+                v = links[table[i, k], m]
+                if np.isnan(v):
+                    product = np.nan
+                    break
+                if v == 0.0:
+                    product = 0.0
+                    break
+                product *= v
+            score[i] = product
+            if not np.isnan(product):
+                totals[groups[i]] += abs(product)
+        flag[:] = False
+        for g in range(count):
+            total = totals[g]
+            if total <= 0:
+                continue
+            best = np.zeros(2)
+            sets = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
+            for s in range(2):
+                sign = 1.0 if s == 0 else -1.0
+                picked = []
+                shares = []
+                for i in members[g]:
+                    v = score[i]
+                    if not np.isnan(v) and v != 0.0 and np.sign(v) == sign:
+                        picked.append(i)
+                        shares.append(abs(v) / total)
+                if len(picked) == 0:
+                    continue
+                share = np.array(shares)
+                order = np.argsort(-share, kind="mergesort")
+                before = 0.0
+                taken = []
+                for k in order:
+                    if before >= threshold:
+                        break
+                    taken.append(picked[k])
+                    before += share[k]
+                sets[s] = np.array(taken, np.int64)
+                best[s] = before
+            winner = 0 if (best[0] >= best[1] and best[0] > 0) else (1 if best[1] > 0 else -1)
+            if winner >= 0:
+                for i in sets[winner]:
+                    flag[i] = True
+        for j in range(len(keep)):
+            i = keep[j]
+            v, total = score[i], totals[groups[i]]
+            kept_score[j, m] = v
+            kept_relative[j, m] = np.nan if np.isnan(v) else (v / total if total > 0 else 0.0)
+            kept_flag[j, m] = flag[i]
+    return kept_score, kept_relative, kept_flag
 
 
 @dataclass(frozen=True)
