@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from defdip.analysis import structure as diagram
+from defdip.core.case import CUMULATIVE_RI
 from defdip.core.model import DEFAULT_MODEL
 from defdip.figures import structure as diagram_figure
 
@@ -194,9 +197,132 @@ def test_project_documents_six_loops(project_loops):
     assert tuple(label.split()[0] for label in project_loops) == PROJECT_LOOPS
 
 
-def test_every_documented_loop_is_in_the_structure(project_graph, project_loops):
-    missing = diagram.check_loops(project_graph, project_loops)
-    assert missing == {label: [] for label in project_loops}
+# --- the documented loops against the equations, read here from the .mdl text --------------
+#
+# A documented chain names the stocks and the variables that matter; the module collapses the
+# rest (key_structure: a link runs through variables the chain drops). So a link A -> B of a
+# chain holds when B's equation uses A, or uses it through auxiliaries and flows the chain does
+# not name, or through the stock a named flow B drains (a pipeline: contracting -> backlog ->
+# deliveries). A stock's equation uses its flows, not the variables of its initial value.
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"\\\s*\n", " ", text)  # Vensim's line continuation
+    return " ".join(text.replace("_", " ").lower().split())
+
+
+def _rate_of_integ(expression: str) -> str:
+    """The first argument of ``INTEG(rate, initial)``, else the whole expression."""
+    match = re.match(r"\s*integ\s*\(", expression, flags=re.IGNORECASE)
+    if not match:
+        return expression
+    depth, body = 1, expression[match.end():]
+    for i, char in enumerate(body):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 1 and char == ",":
+            return body[:i]
+    raise AssertionError(f"unbalanced INTEG: {expression!r}")
+
+
+def equation_uses(model_path: Path) -> tuple[dict[str, set[str]], set[str]]:
+    """``(uses, stocks)``: each variable -> the variables its equation names; the stocks. Names
+    are lower case with single spaces; longer names are matched first, so "indicated trust" is
+    not read as a use of "trust"."""
+    text = Path(model_path).read_text(encoding="utf-8").split("\\\\\\---///")[0]
+    equations, stocks = {}, set()
+    for piece in text.replace("{UTF-8}", "").split("|"):
+        head = piece.split("~", 1)[0]
+        if "=" not in head or head.lstrip().startswith("*"):
+            continue
+        left, expression = head.split("=", 1)
+        name = _norm(left.split("[")[0])
+        if re.match(r"\s*integ\s*\(", expression, flags=re.IGNORECASE):
+            stocks.add(name)
+        equations[name] = _norm(_rate_of_integ(expression))
+    by_length = sorted(equations, key=len, reverse=True)
+    uses = {}
+    for name, expression in equations.items():
+        found = set()
+        for other in by_length:
+            pattern = rf"(?<![\w\x00]){re.escape(other)}(?![\w\x00])"
+            if re.search(pattern, expression):
+                found.add(other)
+                expression = re.sub(pattern, "\x00", expression)
+        uses[name] = found - {name}
+    return uses, stocks
+
+
+def missing_direct_links(uses, stocks, chain) -> list[tuple[str, str]]:
+    """Links of a chain (the last wrapping to the first) that the equations do not make,
+    with the collapsing described above. An element "A and B" stands for both."""
+    named = [[_norm(n) for n in re.split(r"\s+and\s+", element)] if _norm(element) not in uses
+             else [_norm(element)] for element in chain]
+    on_chain = {n for element in named for n in element}
+    users = nx.DiGraph([(used, user) for user, used_set in uses.items() for used in used_set])
+    gaps = []
+    for here, there in zip(named, named[1:] + named[:1]):
+        for a, b in itertools.product(here, there):
+            drained = {s for s in stocks if b in uses.get(s, ()) and s in uses.get(b, ())}
+            allowed = {n for n in users if n not in stocks and n not in on_chain} | drained | {a, b}
+            sub = users.subgraph(allowed)
+            if a not in sub or b not in sub or not nx.has_path(sub, a, b):
+                gaps.append((a, b))
+    return gaps
+
+
+@pytest.fixture(scope="module")
+def project_equations():
+    return equation_uses(DEFAULT_MODEL)
+
+
+def test_equation_reader_on_the_tiny_model(tiny):
+    uses, stocks = equation_uses(tiny)
+    assert stocks == {"population"}
+    assert uses["births"] == {"population", "birth fraction", "crowding"}
+    assert uses["population"] == {"births"} and uses["noise"] == {"birth fraction"}
+    assert missing_direct_links(uses, stocks, ["Population", "births"]) == []
+    assert missing_direct_links(uses, stocks, ["Population", "noise"]) == [("population", "noise"),
+                                                                          ("noise", "population")]
+
+
+def test_every_documented_loop_is_in_the_structure(project_graph, project_loops, project_equations):
+    uses, stocks = project_equations
+    for label, chain in project_loops.items():
+        assert missing_direct_links(uses, stocks, chain) == [], label
+    assert diagram.check_loops(project_graph, project_loops) == {label: [] for label in project_loops}
+
+
+def test_the_causal_graph_has_every_use_the_equations_make(project_graph, project_equations):
+    """causal_graph (PySD's dependencies) against the equation text, between non-constants."""
+    uses, _ = project_equations
+    index = {_norm(n): n for n in project_graph}
+    from_text = {(index[u], index[v]) for v, used in uses.items() for u in used if u in index and v in index}
+    assert from_text == set(project_graph.edges)
+
+
+@pytest.mark.parametrize("corrupt", ["reversed", "swapped", "replaced"])
+def test_a_corrupted_loop_is_not_in_the_structure(project_loops, project_equations, corrupt):
+    uses, stocks = project_equations
+    for label, chain in project_loops.items():
+        if len(chain) < 3:
+            continue  # a two-variable loop reads the same both ways
+        # replaced: a second element that influences nothing (a running total, a sink)
+        bad = {"reversed": chain[::-1], "swapped": [chain[1], chain[0], *chain[2:]],
+               "replaced": [chain[0], CUMULATIVE_RI, *chain[2:]]}[corrupt]
+        assert missing_direct_links(uses, stocks, bad), (label, bad)
+
+
+def test_random_chains_through_the_feedback_core_are_not_loops(project_graph, project_equations):
+    """Any six variables of the big strongly connected component pass a has_path check; not this one."""
+    import random
+
+    uses, stocks = project_equations
+    core = sorted(max(nx.strongly_connected_components(project_graph), key=len))
+    assert len(core) > 40
+    rng = random.Random(7)
+    for _ in range(25):
+        chain = rng.sample(core, 6)
+        assert missing_direct_links(uses, stocks, chain), chain
 
 
 def test_every_loop_name_is_a_variable(project_graph, project_loops):

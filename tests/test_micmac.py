@@ -175,10 +175,37 @@ def test_mismatched_names_are_refused(tmp_path):
         read_matrix(path)
 
 
-def test_header_must_start_with_variable(tmp_path):
+def test_header_must_start_with_variable_or_nothing(tmp_path):
     path = write_matrix(tmp_path / "m.csv", ["A", "B"], [[0, 1], [1, 0]], header=["name", "A", "B"])
-    with pytest.raises(InputError, match="first column must be named 'variable'"):
+    with pytest.raises(InputError, match="first column must be named 'variable' or have an empty header cell, "
+                                         "got 'name'"):
         read_matrix(path)
+
+
+def test_a_matrix_written_by_pandas_reads_back(tmp_path):
+    """pandas (like Excel and LibreOffice) leaves the top-left cell of an indexed table empty."""
+    import pandas as pd
+
+    scores = [[0, 3, 1], [0, 0, 2], [1, 0, 0]]
+    frame = pd.DataFrame(scores, index=["A", "B", "C"], columns=["A", "B", "C"])
+    path = tmp_path / "m.csv"
+    frame.to_csv(path)
+    assert path.read_text().splitlines()[0] == ",A,B,C"  # the case this test is about
+    matrix = read_matrix(path)
+    assert matrix.names == ("A", "B", "C")
+    np.testing.assert_array_equal(matrix.values, scores)
+    named = read_matrix(write_matrix(tmp_path / "named.csv", ["A", "B", "C"], scores))
+    np.testing.assert_array_equal(named.values, matrix.values)
+
+
+def test_command_reads_a_pandas_matrix(tmp_path):
+    import pandas as pd
+
+    names = ["A", "B", "C"]
+    pd.DataFrame([[0, 2, 1], [2, 0, 1], [1, 1, 0]], index=names, columns=names).to_csv(tmp_path / "m.csv")
+    assert main(["micmac", str(tmp_path / "m.csv"), "-o", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "micmac.csv")
+    assert sorted(table["variable"]) == names
 
 
 # --------------------------------------------------------------------------

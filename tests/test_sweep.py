@@ -4,17 +4,18 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from conftest import SCENARIOS
-from defdip.io.sweep_folder import run_sweep
-from defdip.sweep.executors import run_chunks
-from defdip.sweep.plan import plan_sweep
 
 from defdip.cli.main import main
 from defdip.core.scenario import load_scenario
 from defdip.engines.simulate import ENGINES
+from defdip.io.sweep_folder import run_sweep
+from defdip.sweep.executors import run_chunks
+from defdip.sweep.plan import plan_sweep
 from defdip.sweep.store import RESULTS_DIR
 
 BASELINE = SCENARIOS / "baseline.yaml"
@@ -57,8 +58,16 @@ def reference(tmp_path_factory):
 
 
 def test_sweep_writes_the_documented_files(tmp_path):
+    """Each file against an oracle outside the sweep code: the stored runs, SALib, numpy."""
+    from SALib.analyze import sobol
+    from test_sweep_oracles import lasting_strategic_start, read_exact
+
+    from defdip.core.case import PERSISTENCE
+    from defdip.core.model import model_info
+    from defdip.sweep.report import QUANTILES
+
     code = main(["sweep", str(BASELINE), "--method", "sobol", "--samples", "8", "--seed", "3",
-                 "--vary", "war fatigue rate=0:0.1", "--vary", "strategic threshold=0.65:0.75",
+                 "--vary", "war fatigue rate=0:0.1", "--vary", "strategic threshold=0.65:0.8",
                  "--outcome", "transition year", "--outcome", "Mutual Trust@2030",
                  "--engine", FAST, "-o", str(tmp_path)])
     assert code == 0
@@ -67,20 +76,54 @@ def test_sweep_writes_the_documented_files(tmp_path):
                  "manifest.json", "fan.png", "fan.svg", "sobol.png", "transition.png"):
         assert (folder / name).is_file(), name
     assert not (tmp_path / "baseline-sobol.partial").exists()
-    experiments = pd.read_csv(folder / "outcomes.csv", index_col="run")
-    assert len(experiments) == 8 * (2 * 2 + 2)
-    assert list(experiments.columns) == ["war fatigue rate", "strategic threshold", "transition year",
-                                         "Mutual Trust@2030"]
+    constants = ["war fatigue rate", "strategic threshold"]
+    samples, experiments = read_exact(folder / "samples.csv"), read_exact(folder / "outcomes.csv")
+    assert list(samples.columns) == constants and len(samples) == 8 * (2 * 2 + 2)
+    assert list(experiments.columns) == [*constants, "transition year", "Mutual Trust@2030"]
+    pd.testing.assert_frame_equal(experiments[constants], samples)  # the same runs, in the same order
+
+    # the outcomes, recomputed from the stored trajectories by their documented definitions
+    stored = xr.concat([xr.load_dataset(f) for f in sorted((folder / RESULTS_DIR).glob("chunk-*.nc"))], dim="run")
+    assert set(stored.data_vars) == set(load_scenario(BASELINE).outputs) | {"Mutual Trust"}
+    assert stored.sizes["time"] == 101 and tuple(stored["Mutual Trust"].dims) == ("run", "time")
+    assert stored["run"].values.tolist() == samples.index.tolist()
+    time = stored["time"].values
+    persistence = model_info(load_scenario(BASELINE).model).variables[PERSISTENCE].value
+    transition = [lasting_strategic_start(time, stored["Partnership Phase"].values[i], persistence, 2035.0)
+                  for i in range(len(samples))]
+    np.testing.assert_array_equal(experiments["transition year"].to_numpy(), transition)
+    at_2030 = stored["Mutual Trust"].values[:, np.flatnonzero(time == 2030.0)[0]]
+    np.testing.assert_array_equal(experiments["Mutual Trust@2030"].to_numpy(), at_2030)
+    assert np.isnan(transition).any() and not np.isnan(transition).all()  # both kinds of run occur
+
+    # the indices: SALib's Sobol' estimator run straight on the outcome column
     indices = pd.read_csv(folder / "indices.csv")
     assert set(indices["index"]) == {"S1", "ST", "S2"}
     assert set(indices["outcome"]) == {"transition year", "Mutual Trust@2030"}
+    problem = {"num_vars": 2, "names": constants, "bounds": [[0.0, 0.1], [0.65, 0.8]]}
+    direct = sobol.analyze(problem, experiments["Mutual Trust@2030"].to_numpy(), calc_second_order=True,
+                           num_resamples=10, seed=0)
+    for key in ("S1", "ST"):
+        rows = indices[(indices["outcome"] == "Mutual Trust@2030") & (indices["index"] == key)]
+        np.testing.assert_allclose(rows.set_index("parameter").loc[constants, "value"], direct[key], rtol=1e-12)
+
+    # the summary: numbers over outcomes.csv, constants ranked by indices.csv
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["runs"] == 48 and summary["seed"] == 3 and summary["method"] == "sobol"
-    assert 0 <= summary["p_strategic_by_2030"] <= 1
-    assert summary["top_constants"]["transition year"][0]["constant"] in ("war fatigue rate", "strategic threshold")
-    stored = xr.open_dataset(folder / RESULTS_DIR / "chunk-00000.nc")
-    assert set(stored.data_vars) == set(load_scenario(BASELINE).outputs) | {"Mutual Trust"}
-    assert stored.sizes["time"] == 101 and tuple(stored["Mutual Trust"].dims) == ("run", "time")
+    assert (summary["runs"], summary["seed"], summary["method"], summary["samples"]) == (48, 3, "sobol", 8)
+    years = experiments["transition year"].to_numpy()
+    assert summary["p_strategic_by_2030"] == pytest.approx(np.mean(years <= 2030))  # NaN: not reached
+    assert summary["transition_year"]["share_without_transition"] == pytest.approx(np.mean(np.isnan(years)))
+    trust = summary["outcomes"]["Mutual Trust@2030"]
+    assert trust["median"] == pytest.approx(np.median(at_2030), rel=1e-9)
+    assert trust["mean"] == pytest.approx(np.mean(at_2030), rel=1e-9) and trust["missing"] == 0
+    st = indices[(indices["outcome"] == "transition year") & (indices["index"] == "ST")]
+    ranked = st.sort_values("value", ascending=False)["parameter"].tolist()
+    assert [c["constant"] for c in summary["top_constants"]["transition year"]] == ranked
+
+    # the percentiles: numpy over every stored run at once
+    stats = xr.load_dataset(folder / "percentiles.nc")
+    for name in stored.data_vars:
+        np.testing.assert_array_equal(stats[name].values, np.quantile(stored[name].values, QUANTILES, axis=0))
 
 
 def test_same_seed_identical_other_seed_not(tmp_path, reference):

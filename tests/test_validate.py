@@ -1,4 +1,6 @@
 """Convergence, extreme conditions, behaviour reproduction; broken model copies fail named checks."""
+import itertools
+
 import numpy as np
 import pytest
 from conftest import ROOT
@@ -108,11 +110,58 @@ def test_extremes_catch_negative_stocks_and_failed_runs(tmp_path):
     assert not rows["scale=low"].passed  # division by zero: a failed or non-finite run
 
 
-def test_small_model_converges(tmp_path):
-    path = tmp_path / "small.mdl"
-    path.write_text(SMALL)
-    # no summary indicators in this model beyond the cumulative entries: nothing may fail
-    assert all(r.passed for r in convergence(scenario_from_model(path), engine="pysd"))
+# Exponential growth of an indicator the summary reports: Euler's value after n steps of dt is
+# exactly x0 (1 + r dt)^n, so the change between runs at dt and dt/2 is known beforehand.
+GROWTH = """{{UTF-8}}
+Cooperation Depth = INTEG(growth, 1)
+\t~\tDmnl [0,?]
+\t~\t|
+growth = growth rate * Cooperation Depth
+\t~\t1/Year
+\t~\t|
+growth rate = 0.1
+\t~\t1/Year [0,1]
+\t~\t|
+INITIAL TIME = 2010
+\t~\tYear
+\t~\t|
+FINAL TIME = 2035
+\t~\tYear
+\t~\t|
+TIME STEP = {dt}
+\t~\tYear
+\t~\t|
+SAVEPER = 1
+\t~\tYear
+\t~\t|
+"""
+
+
+def euler_growth(year: float, dt: float, rate: float = 0.1) -> float:
+    return (1 + rate * dt) ** round((year - 2010) / dt)
+
+
+@pytest.mark.parametrize("dt, converges", [(1.0, False), (1 / 32, True)], ids=["dt=1", "dt=1/32"])
+def test_convergence_compares_the_indicators_of_each_halving(tmp_path, dt, converges):
+    from defdip.validation.validate import CONVERGENCE_FLOOR, CONVERGENCE_TOL
+
+    path = tmp_path / "growth.mdl"
+    path.write_text(GROWTH.format(dt=dt))
+    rows = {r.name: r for r in convergence(scenario_from_model(path), engine="pysd", halvings=2)}
+    years = (2022, 2025, 2030, 2035)
+    assert {f"Cooperation Depth@{y}" for y in years} <= set(rows)
+    for year in years:
+        row = rows[f"Cooperation Depth@{year}"]
+        expected = [euler_growth(year, dt / 2 ** k) for k in range(3)]
+        assert row.numbers["values"] == pytest.approx(expected, rel=1e-9)
+        by_hand = all(abs(a - b) <= max(CONVERGENCE_TOL * abs(b), CONVERGENCE_FLOOR)
+                      for a, b in itertools.pairwise(expected))
+        assert row.passed is by_hand
+    # the 2035 value moves by 5.5% then 2.9% when dt = 1 is halved twice, by 0.19% then 0.10% from 1/32
+    assert rows["Cooperation Depth@2035"].passed is converges
+    # the rest are indicators this model does not have: nothing to compare, nothing may fail
+    others = [r for name, r in rows.items() if not name.startswith("Cooperation Depth@")]
+    assert all(r.numbers["values"] == [None, None, None] and r.passed for r in others)
 
 
 def _broken(tmp_path, old, new):

@@ -109,9 +109,10 @@ class MicmacResult:
 def read_matrix(path: Path) -> ImpactMatrix:
     """Read and validate an impact matrix CSV.
 
-    The first column is ``variable`` (the row names); then one column per
-    variable, in the same order as the rows. Every cell is an integer 0-3 and
-    the diagonal is 0.
+    The first column holds the row names, its header ``variable`` or empty (what
+    ``pandas.DataFrame.to_csv``, Excel and LibreOffice write above an index); then
+    one column per variable, in the same order as the rows. Every cell is an
+    integer 0-3 and the diagonal is 0.
 
     Raises
     ------
@@ -126,8 +127,9 @@ def read_matrix(path: Path) -> ImpactMatrix:
     if len(rows) < 2:
         raise InputError(f"{path}: expected a header row and at least one variable row")
     header = [h.strip() for h in rows[0]]
-    if header[0] != "variable":
-        raise InputError(f"{path}: the first column must be named 'variable', got {header[0]!r}")
+    if header[0] not in ("variable", ""):
+        raise InputError(f"{path}: the first column must be named 'variable' or have an empty header "
+                         f"cell, got {header[0]!r}")
     columns = header[1:]
     names = [r[0].strip() for r in rows[1:]]
     _check_names(path, names, columns)

@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     c.add_argument("--method", default="local", help="local (least squares) or global (differential evolution)")
     c.add_argument("--seed", type=int, default=0, help="seed of the global search and the bootstrap")
     c.add_argument("--bootstrap", type=int, default=30, help="bootstrap refits for the intervals")
+    c.add_argument("--max-iterations", type=int, default=60, metavar="N",
+                   help="iterations allowed to each least-squares fit (default: 60)")
+    c.add_argument("--generations", type=int, default=30, metavar="N",
+                   help="generations of differential evolution with --method global (default: 30)")
     c.add_argument("--engine", help="simulation engine (default: ensemble if available, else pysd)")
     c.add_argument("-o", "--output", default="results/calibration", help="output folder")
     c.add_argument("--force", action="store_true", help="overwrite an earlier result")
@@ -109,11 +113,15 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise InputError(f"--method: {args.method!r} is not allowed; allowed: {', '.join(METHODS)}")
     if args.bootstrap < 0:
         raise InputError(f"--bootstrap: must be 0 or more, got {args.bootstrap}")
+    for option, value in (("--max-iterations", args.max_iterations), ("--generations", args.generations)):
+        if value < 1:
+            raise InputError(f"{option}: must be at least 1, got {value}")
     scenario = _scenario(args.scenario, None)
     engine = _engine(args.engine)
     target = Path(args.output)
     check_writable(target, args.force)
-    cal = calibrate(scenario, args.params, args.method, args.seed, engine, bootstrap=args.bootstrap)
+    cal = calibrate(scenario, args.params, args.method, args.seed, engine, bootstrap=args.bootstrap,
+                    max_nfev=args.max_iterations, global_iterations=args.generations)
     _print(cal)
     with atomic_folder(target, args.force) as work:
         content = calibrated_scenario(cal, scenario, target.resolve())

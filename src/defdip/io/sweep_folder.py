@@ -15,12 +15,15 @@ from pathlib import Path
 
 from defdip.core.errors import InputError
 from defdip.engines.simulate import simulate
+from defdip.figures.dominance import write_fan_figure
 from defdip.figures.sweep import write_figures
 from defdip.io.folders import replace_folder, write_json
 from defdip.io.provenance import provenance
+from defdip.sweep.dominance import PERCENTILES, dominance_statistics, statistics_table
 from defdip.sweep.executors import run_chunks
 from defdip.sweep.plan import IDENTITY_FILE, SweepPlan, differences, identity
 from defdip.sweep.report import collect_outcomes, headline, indices, percentiles
+from defdip.sweep.screen import screen_table
 from defdip.sweep.store import RESULTS_DIR, netcdf_engine, table_hash
 
 
@@ -111,14 +114,32 @@ def write_report(plan: SweepPlan, folder: Path, paths, figures: bool = True) -> 
     """Write percentiles.nc, outcomes.csv, indices.csv, summary.json and the figures into ``folder``."""
     stats = percentiles(paths, plan.outputs, plan.runs)
     stats.to_netcdf(folder / "percentiles.nc", engine=netcdf_engine())
-    experiments = collect_outcomes(plan, paths)
-    experiments.to_csv(folder / "outcomes.csv", index_label="run", float_format="%.17g")
+    experiments = collect_outcomes(plan, paths, folder / "outcomes.csv")  # streamed, chunk by chunk
     table = indices(plan, experiments, stats["time"].to_numpy())
     if table is not None:
         table.to_csv(folder / "indices.csv", index=False, float_format="%.17g")
+    screen = screen_table(plan, table)  # morris --vary all: the global screen
+    if screen is not None:
+        screen.to_csv(folder / "screen.csv", index=False, float_format="%.10g")
     summary = headline(plan, experiments, table)
+    if plan.dominance:
+        summary["dominance"] = write_dominance(plan, folder, paths, figures)
     write_json(folder / "summary.json", summary)
     if figures:
         run = simulate(plan.scenario, plan.engine)  # the deterministic scenario, overlaid
         write_figures(folder, plan, stats, experiments, table, run.trajectories)
     return summary
+
+
+def write_dominance(plan: SweepPlan, folder: Path, paths, figures: bool = True) -> dict:
+    """``dominance.csv`` (per documented loop and time: share of runs dominant, percentiles of its
+    relative score) and ``dominance_fan.png``; returns the summary's ``dominance`` entry."""
+    stats = dominance_statistics(paths)
+    statistics_table(stats).to_csv(folder / "dominance.csv", index=False, float_format="%.6g")
+    if figures and stats.sizes.get("loop"):
+        time = stats["time"].to_numpy()
+        fans = {loop: ({p: stats["relative"].sel(loop=loop, percentile=p).to_numpy() for p in PERCENTILES},
+                       stats["share_dominant"].sel(loop=loop).to_numpy()) for loop in stats["loop"].values}
+        write_fan_figure(folder / "dominance_fan", time, fans, plan.scenario.name)
+    return {str(loop): {"mean_share_dominant": round(float(stats["share_dominant"].sel(loop=loop).mean()), 6)}
+            for loop in stats["loop"].values}
