@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, SCENARIOS
+from test_golden_models import CASES
 
-from defdip.core.errors import InputError
 from defdip.core.scenario import load_scenario, scenario_from_model
 from defdip.engines.ensemble import COMPILING, EnsembleModel, Timing
 from defdip.engines.ensemble_build import Unsupported, equation_functions
@@ -77,19 +77,24 @@ def test_npv_matches_vensims_definition_run_by_pysd(tmp_path):
     assert mine.iloc[-1] > 1000  # it accumulates
 
 
-@pytest.mark.parametrize("model", GOLDEN, ids=[p.parent.name for p in GOLDEN])
-def test_golden_models_match_pysd(model):
-    """Every golden model the engine supports (what it refuses is refused by name)."""
-    try:
-        scenario = scenario_from_model(model)
-    except InputError as refused:  # defdip itself declines it, whatever the engine
-        pytest.skip(str(refused))
-    try:
-        ours = simulate(scenario, engine="ensemble")
-    except Unsupported as refused:
-        assert "--engine pysd" in str(refused)
-        pytest.skip(f"the ensemble engine refuses it: {refused}")
-    assert_close(ours.trajectories, simulate(scenario).trajectories)
+VENSIM_CASES = [case for case in CASES if case.model_path.suffix.lower() == ".mdl" and not case.refused]
+
+
+@pytest.mark.parametrize("case", VENSIM_CASES, ids=[case.path for case in VENSIM_CASES])
+def test_golden_models_match_pysd(case):
+    """Every golden Vensim model agrees with PySD, or is refused by name as the golden list says."""
+    scenario = scenario_from_model(case.model_path)
+    expected_refusal = case.refusal("ensemble")
+    if expected_refusal:
+        with pytest.raises(Unsupported, match="--engine pysd") as refused:
+            simulate(scenario, engine="ensemble")
+        assert expected_refusal in str(refused.value)
+        return
+    assert_close(simulate(scenario, engine="ensemble").trajectories, simulate(scenario).trajectories)
+
+
+def test_every_golden_model_is_listed():
+    assert {case.model_path for case in CASES} >= set(GOLDEN)
 
 
 # --- random numbers ----------------------------------------------------------------------------
