@@ -14,3 +14,7 @@ class InputError(DefdipError, ValueError):
     """
 
     exit_code = 2
+
+
+class Unsupported(InputError):
+    """A model uses something an engine does not implement; the message names it and what runs it."""

@@ -15,13 +15,9 @@ import numpy as np
 from numba import njit
 from numba.extending import overload, register_jitable
 
-from defdip.core.errors import InputError
+from defdip.core.errors import Unsupported  # noqa: F401 - re-exported: the engine's refusal
 
 SMALL_VENSIM = 1e-6  # pysd.py_backend.functions.SMALL_VENSIM
-
-
-class Unsupported(InputError):
-    """A model uses something the ensemble engine does not implement."""
 
 
 def where(condition, if_true, if_false):

@@ -13,11 +13,9 @@ import numpy as np
 import pandas as pd
 
 from defdip.core.case import KEY_INDICATORS
-from defdip.core.errors import InputError
+from defdip.core.errors import InputError, Unsupported
 from defdip.core.model import ModelInfo, load_model, model_info
 from defdip.core.scenario import Scenario
-from defdip.engines.ensemble import EnsembleModel, Timing
-from defdip.engines.ensemble_build import Unsupported
 
 ENGINES = ("pysd", "ensemble")
 # The engine for many runs at once (sweeps, checks, calibration): the vectorised one.
@@ -133,6 +131,10 @@ def check_ensemble_supports(info: ModelInfo) -> None:
 def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None, seed: int = 0,
                   members=None):
     check_ensemble_supports(model_info(scenario.model))
+    # Imported here, not at the top: the compiled engine brings numba (~0.3 s), which a PySD run
+    # (``defdip run``'s default) never needs.
+    from defdip.engines.ensemble import EnsembleModel, Timing
+
     model = EnsembleModel.load(scenario.model)
     t = scenario.time
     series = {name: tuple(zip(*points)) for name, points in scenario.series.items()}
