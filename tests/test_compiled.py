@@ -194,3 +194,21 @@ def test_first_compile_is_reported_then_cached(tmp_path):
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert COMPILING in runs[0].stderr
     assert COMPILING not in runs[1].stderr
+
+
+def test_a_sweep_seeds_the_random_streams_whatever_its_chunking(tmp_path):
+    """``sweep --seed`` keys the model's RANDOM streams by run number: chunking does not change a bit."""
+    from defdip.io.sweep_folder import run_sweep
+    from defdip.sweep.plan import plan_sweep
+    from defdip.sweep.store import open_results
+
+    model = write(tmp_path, "random.mdl", RANDOM_MODEL)
+    scenario = scenario_from_model(model)
+    stored = {}
+    for label, seed, chunk in (("whole", 3, 8), ("chunked", 3, 3), ("other seed", 4, 8)):
+        plan = plan_sweep(scenario, "mc", 8, seed, vary={"Scale": (1.0, 2.0)}, outputs=["Level"],
+                          outcomes=["Level@5"], engine="ensemble", chunk_size=chunk)
+        folder = run_sweep(plan, tmp_path / label, progress=False, figures=False)
+        stored[label] = open_results(folder)["Level"].values
+    np.testing.assert_array_equal(stored["whole"], stored["chunked"])
+    assert not np.array_equal(stored["whole"], stored["other seed"])

@@ -40,7 +40,7 @@ def chunk_task(plan: SweepPlan, start: int, stop: int) -> dict:
             "model_file": str(scenario.model), "scenario_record": json.dumps(scenario_record(scenario), default=str),
             "values": rows.to_numpy(np.float64), "columns": list(rows.columns),
             "runs": rows.index.to_numpy(np.int64), "outputs": list(plan.outputs), "engine": plan.engine,
-            "dominance": plan.dominance}
+            "dominance": plan.dominance, "seed": plan.seed}
 
 
 def evaluate_chunk(task: dict) -> dict:
@@ -57,7 +57,9 @@ def evaluate_chunk(task: dict) -> dict:
 
 def _evaluate(scenario: Scenario, task: dict) -> dict:
     frame = pd.DataFrame(task["values"], columns=task["columns"], index=pd.Index(task["runs"], name="run"))
-    ds = simulate_batch(scenario, frame, task["outputs"], task["engine"])
+    # The sweep's seed also keys the model's RANDOM streams, per run number: the same sweep gives the
+    # same bits however it is chunked or spread over workers.
+    ds = simulate_batch(scenario, frame, task["outputs"], task["engine"], seed=task["seed"])
     data = {name: np.asarray(ds[name].values, np.float64) for name in task["outputs"]}
     if task.get("dominance"):
         data.update(chunk_dominance(scenario, frame))
