@@ -28,6 +28,8 @@ Arrays are shaped ``(..., T)``: any leading run axes, time last.
 from __future__ import annotations
 
 import graphlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -416,38 +418,56 @@ def score_loops(scores: dict, loops, partition: np.ndarray, keep: np.ndarray, th
     loop still enters the partition totals and the ranking), computed one (run, time) cell at a
     time in a compiled kernel, so an ensemble of thousands of runs of a model with thousands of
     loops needs memory only for the loops kept. A product stops at its first link that is NaN
-    (the loop is NaN) or 0 (the loop is 0), which is where most loops of a large model are.
+    (the loop is NaN) or 0 (the loop is 0), which is where most loops of a large model are. The
+    cells are split over threads (the kernel releases the GIL), as the engine splits its members.
     """
     edges = tuple(scores)
     table = link_table(edges, tuple(tuple(nodes) for nodes in loops))
     first = np.asarray(scores[edges[0]])
-    stacked = np.empty((len(edges) + 1, first.size))
+    # (cells, links): a cell's link scores side by side in memory, as the kernel reads them
+    stacked = np.empty((first.size, len(edges) + 1))
     for i, e in enumerate(edges):
-        stacked[i] = np.asarray(scores[e], float).ravel()
-    stacked[-1] = 1.0
+        stacked[:, i] = np.asarray(scores[e], float).ravel()
+    stacked[:, -1] = 1.0
     _, groups = np.unique(np.asarray(partition), return_inverse=True)
+    groups = groups.astype(np.int64)
+    order = np.argsort(groups, kind="stable")  # the loops of each partition, in listed order
+    offsets = np.searchsorted(groups[order], np.arange(groups.max(initial=-1) + 2))
     keep = np.asarray(keep, np.int64)
-    out = _cell_kernel(stacked, table, groups.astype(np.int64), int(groups.max(initial=-1)) + 1, keep, threshold)
+    cells = first.size
+    out = (np.zeros((len(keep), cells)), np.zeros((len(keep), cells)), np.zeros((len(keep), cells), bool))
+    bounds = np.linspace(0, cells, max(1, min(os.cpu_count() or 1, cells // 64)) + 1).astype(np.int64)
+
+    def block(lo, hi):
+        _cell_kernel(stacked, table, groups, order, offsets, keep, threshold, lo, hi, *out)
+
+    if len(bounds) == 2:
+        block(0, cells)
+    else:
+        with ThreadPoolExecutor(len(bounds) - 1) as pool:
+            list(pool.map(lambda b: block(*b), zip(bounds[:-1], bounds[1:])))
     return tuple(a.reshape((len(keep),) + first.shape) for a in out)
 
 
-@njit(cache=True)
-def _cell_kernel(links, table, groups, count, keep, threshold):
+@njit(cache=True, nogil=True)
+def _cell_kernel(links, table, groups, order, offsets, keep, threshold, lo, hi, kept_score, kept_relative,
+                 kept_flag):
     loops, width = table.shape
-    cells = links.shape[1]
-    kept_score = np.zeros((len(keep), cells))
-    kept_relative = np.zeros((len(keep), cells))
-    kept_flag = np.zeros((len(keep), cells), np.bool_)
+    count = len(offsets) - 1
     score = np.empty(loops)
     totals = np.empty(count)
-    members = [np.flatnonzero(groups == g) for g in range(count)]
     flag = np.zeros(loops, np.bool_)
-    for m in range(cells):
+    picked = np.empty(loops, np.int64)
+    share = np.empty(loops)
+    chosen = np.empty((2, loops), np.int64)
+    n_chosen = np.zeros(2, np.int64)
+    explained = np.zeros(2)
+    for m in range(lo, hi):
         totals[:] = 0.0
         for i in range(loops):
             product = 1.0
             for k in range(width):
-                v = links[table[i, k], m]
+                v = links[m, table[i, k]]
                 if np.isnan(v):
                     product = np.nan
                     break
@@ -463,41 +483,39 @@ def _cell_kernel(links, table, groups, count, keep, threshold):
             total = totals[g]
             if total <= 0:
                 continue
-            best = np.zeros(2)
-            sets = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
             for s in range(2):
                 sign = 1.0 if s == 0 else -1.0
-                picked = []
-                shares = []
-                for i in members[g]:
+                n = 0
+                for q in range(offsets[g], offsets[g + 1]):
+                    i = order[q]
                     v = score[i]
                     if not np.isnan(v) and v != 0.0 and np.sign(v) == sign:
-                        picked.append(i)
-                        shares.append(abs(v) / total)
-                if len(picked) == 0:
+                        picked[n] = i
+                        share[n] = abs(v) / total
+                        n += 1
+                n_chosen[s] = 0
+                explained[s] = 0.0
+                if n == 0:
                     continue
-                share = np.array(shares)
-                order = np.argsort(-share, kind="mergesort")
+                ranks = np.argsort(-share[:n], kind="mergesort")  # stable: ties to the loop listed first
                 before = 0.0
-                taken = []
-                for k in order:
+                for k in ranks:
                     if before >= threshold:
                         break
-                    taken.append(picked[k])
+                    chosen[s, n_chosen[s]] = picked[k]
+                    n_chosen[s] += 1
                     before += share[k]
-                sets[s] = np.array(taken, np.int64)
-                best[s] = before
-            winner = 0 if (best[0] >= best[1] and best[0] > 0) else (1 if best[1] > 0 else -1)
+                explained[s] = before
+            winner = 0 if (explained[0] >= explained[1] and explained[0] > 0) else (1 if explained[1] > 0 else -1)
             if winner >= 0:
-                for i in sets[winner]:
-                    flag[i] = True
+                for c in range(n_chosen[winner]):
+                    flag[chosen[winner, c]] = True
         for j in range(len(keep)):
             i = keep[j]
             v, total = score[i], totals[groups[i]]
             kept_score[j, m] = v
             kept_relative[j, m] = np.nan if np.isnan(v) else (v / total if total > 0 else 0.0)
             kept_flag[j, m] = flag[i]
-    return kept_score, kept_relative, kept_flag
 
 
 @dataclass(frozen=True)
