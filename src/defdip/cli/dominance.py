@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
+from defdip.core.resources import scenario_path
 from defdip.core.resources import BASELINE
 
 
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
                     "(Schoenberg, Hayward & Eberlein 2023), and find the dominant loop set at each saved "
                     "time. Writes DIR/<scenario>/: dominance.csv, periods.csv, loops.csv, links.csv, "
                     "summary.json, dominance.png/.svg, manifest.json.")
-    parser.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO",
+    parser.add_argument("scenarios", nargs="*", type=scenario_path, metavar="SCENARIO",
                         help="scenario files (default: scenarios/baseline.yaml)")
     parser.add_argument("--model", type=Path, metavar="FILE.mdl", help="analyse any Vensim model with its own settings")
     parser.add_argument("--loops", default="named", metavar="NAMED|all|TOP_K",

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
+from defdip.core.resources import scenario_path
 
 
 def register(subparsers) -> None:
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
                     "declared range; the index as weighted arithmetic mean, geometric mean or minimum; "
                     "persistence of 1-4 years; Reciprocity with and without a volume floor. Writes "
                     "DIR/<name>-robustness (robustness.csv, robustness.png/.svg, summary.json).")
-    parser.add_argument("target", type=Path, metavar="SCENARIO_OR_SWEEP",
+    parser.add_argument("target", type=scenario_path, metavar="SCENARIO_OR_SWEEP",
                         help="a scenario file (.yaml) or a result folder of `defdip sweep`")
     parser.add_argument("--threshold-step", type=float, default=None, metavar="STEP",
                         help="grid of the strategic threshold over its declared range (default 0.01)")
