@@ -490,7 +490,8 @@ def warm_up(config: ExploreConfig) -> None:
     """Import and compile what the first band and loop scores need, before anyone asks.
 
     The first band imports SALib and the first dominance run builds the loop set (about two
-    seconds each); done on a thread at start-up, the first change draws them in time.
+    seconds each); done on a thread once the first page has loaded, the first change draws them
+    in time without slowing the page's start.
     """
     try:
         uncertainty_band(config.scenario, runs=8, seed=config.seed)
@@ -515,14 +516,21 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
     """
     pn.config.raw_css = [*pn.config.raw_css, CSS]
     port = port or free_port()
+    warm = threading.Event()
+
+    def warm_up_once():  # after the first page has loaded: until then it would compete for the GIL
+        if not warm.is_set():
+            warm.set()
+            threading.Thread(target=warm_up, args=(config,), daemon=True, name="defdip-warm-up").start()
+
     def session():  # Panel calls a plain function per session (it shows a functools.partial as text)
+        pn.state.onload(warm_up_once)
         return page(config)
 
     server = pn.serve({"/": session}, port=port, address=HOST, show=False, start=False,
                       title=f"defdip explore: {config.scenario.name}", verbose=False,
                       websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"])
     url = f"http://{HOST}:{server.port}/"
-    threading.Thread(target=warm_up, args=(config,), daemon=True, name="defdip-warm-up").start()
     on_ready(url)
     if open_browser:
         server.io_loop.add_callback(webbrowser.open, url)
