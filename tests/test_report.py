@@ -57,7 +57,11 @@ def test_every_shipped_scenario_compared_in_one_command(every_scenario):
 def test_report_is_self_contained(every_scenario):
     html = (every_scenario[0] / "report.html").read_text()
     sources = re.findall(r'<img[^>]+src="([^"]*)"', html)
-    assert len(sources) == 5 and all(s.startswith("data:image/") for s in sources)
+    assert len(sources) == 6 and all(s.startswith("data:image/") for s in sources)
+    dominance = html[html.index('id="section-dominance"'):html.index('id="section-sweep"')]
+    for loop in ("R1 reciprocity", "R2 shared isolation", "B1 sanctions gate", "B2 Russian balancing",
+                 "B3 localisation", "B4 war termination"):
+        assert loop in dominance
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from a network
     assert "<link" not in html
     for section in SECTIONS:
@@ -146,7 +150,7 @@ def test_report_renders_in_headless_chromium_with_every_image(every_scenario, tm
     dom = render(every_scenario[0] / "report.html", tmp_path / "profile")
     assert set(SECTIONS) <= dom.ids
     total, ok = int(dom.body["data-images-total"]), int(dom.body["data-images-ok"])
-    assert total == dom.images == 5  # three comparison figures, the structure diagram, the sweep's chart
+    assert total == dom.images == 6  # three comparison figures, structure, loop dominance, the sweep's chart
     assert ok == total
 
 

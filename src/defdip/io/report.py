@@ -17,11 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from defdip import __version__
+from defdip.analysis.dominance import dominance
 from defdip.compare.text import metric_format
+from defdip.core.errors import InputError
+from defdip.core.scenario import load_scenario
+from defdip.figures.dominance import write_dominance_figure
 from defdip.figures.structure import write_structure_figure
 
 SECTIONS = ("section-scenarios", "section-figures", "section-table", "section-timeline",
-            "section-structure", "section-sweep", "section-discovery")
+            "section-structure", "section-dominance", "section-sweep", "section-discovery")
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0 auto;max-width:1300px;
@@ -183,6 +187,39 @@ def _limit(value, digits: int = 4) -> str:
     return "&ndash;" if value is None else f"{value:.{digits}g}"
 
 
+def dominance_html(comparison, folder: Path) -> str:
+    """Loop dominance of each run made from a scenario file: per documented loop, the share of saved
+    times in which it dominates and its mean |relative score|; the reference's stacked areas."""
+    runs = [run for run in comparison.runs if run.kind == "scenario" and Path(run.source).suffix == ".yaml"]
+    if not runs:
+        return "<p>No run here comes from a scenario file (result folders are not re-run).</p>"
+    shares, figure = {}, ""
+    for run in runs:
+        try:
+            result = dominance(load_scenario(run.source))
+        except InputError as exc:
+            return f"<p>Loop dominance was not computed: {html.escape(str(exc))}</p>"
+        table = result.loop_table(0)
+        named = table[[bool(n) for n in result.loops.named]].set_index("loop")
+        shares[run.name] = named["share_dominant"]
+        if run.name == comparison.reference or (not figure and run is runs[-1]):
+            relative = {result.loops.ids[i]: result.relative_score[i, 0] for i in range(len(result.loops.ids))
+                        if result.loops.named[i]}
+            stem = Path(folder) / "dominance"
+            write_dominance_figure(stem, result.time, relative, {k: k for k in relative},
+                                   f"{run.name}: relative scores of the documented loops")
+            figure = _figure(stem.with_suffix(".png"), "loop dominance",
+                             f"{run.name}: relative loop scores of the documented loops (Loops That Matter); "
+                             "reinforcing above zero, balancing below.")
+    frame = pd.DataFrame(shares)
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in frame.columns)
+    rows = "".join(f'<tr><th class="text">{html.escape(loop)}</th>'
+                   + "".join(f"<td>{value:.0%}</td>" for value in frame.loc[loop]) + "</tr>" for loop in frame.index)
+    return ("<p>Share of saved times in which each documented loop belongs to the dominant loop set "
+            "(<code>defdip dominance</code> gives every loop, link and period).</p>"
+            f'<div class="wide"><table><tr><th class="text">loop</th>{head}</tr>{rows}</table></div>' + figure)
+
+
 def structure_figure(model_path: Path, folder: Path) -> Path:
     """Draw the model's structure diagram as ``folder/structure.png``."""
 
@@ -191,7 +228,7 @@ def structure_figure(model_path: Path, folder: Path) -> Path:
 
 def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], sweep_dir: Path | None = None,
                   structure: Path | None = None, title: str = "Scenario comparison",
-                  discovery_dir: Path | None = None) -> str:
+                  discovery_dir: Path | None = None, dominance_section: str = "") -> str:
     """The report as one HTML string.
 
     Parameters
@@ -207,6 +244,8 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
         The model structure diagram (PNG).
     discovery_dir : Path, optional
         A ``defdip discover`` result folder; its boxes and figures are embedded.
+    dominance_section : str
+        The loop-dominance section's HTML (:func:`dominance_html`).
     """
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -222,10 +261,11 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
         "section-figures": ("Indicators compared",
                             "".join(_figure(figures[f], f, FIGURE_CAPTIONS[f]) for f in compared)),
         "section-table": ("Metrics", f"<p>Per scenario, with the difference from <strong>{reference}</strong> in "
-                          "brackets. Years in a phase count whole years by the phase held at mid-year.</p>"
+                          "brackets. Years in a phase are integrated time: each saved value holds until the next save.</p>"
                           + metrics_html(table, comparison.reference)),
         "section-timeline": ("Phase timeline", timeline),
         "section-structure": ("Model structure", diagram),
+        "section-dominance": ("Loop dominance", dominance_section or "<p>Not computed.</p>"),
         "section-sweep": ("Sensitivity sweep", sweep_html(sweep_dir)),
         "section-discovery": ("Scenario discovery", discovery_html(discovery_dir)),
     }
@@ -249,6 +289,7 @@ def write_report(path: Path, comparison, table: pd.DataFrame, figures: dict[str,
     with tempfile.TemporaryDirectory(prefix="defdip-report-") as tmp:
         model = Path(comparison.runs[0].model)
         structure = structure_figure(model, Path(tmp)) if model.is_file() else None
-        text = render_report(comparison, table, figures, sweep_dir, structure, title, discovery_dir)
+        text = render_report(comparison, table, figures, sweep_dir, structure, title, discovery_dir,
+                             dominance_html(comparison, Path(tmp)))
         Path(path).write_text(text, encoding="utf-8")
     return Path(path)
