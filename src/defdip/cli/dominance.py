@@ -4,9 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from defdip.cli.commands import add_debug_flag
+from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
-from defdip.core.resources import BASELINE
 
 
 def register(subparsers) -> None:
@@ -33,16 +32,11 @@ def cmd_dominance(args) -> int:
     import json
 
     from defdip.analysis.dominance import parse_loop_choice
-    from defdip.core.errors import InputError
-    from defdip.core.scenario import load_scenario, scenario_from_model
     from defdip.io.dominance_folder import dominance_to_folder
     from defdip.io.folders import check_writable
 
-    if args.model and args.scenarios:
-        raise InputError("dominance: give scenario files or --model FILE.mdl, not both")
     choice = parse_loop_choice(args.loops)
-    scenarios = ([scenario_from_model(args.model)] if args.model
-                 else [load_scenario(p) for p in (args.scenarios or [BASELINE])])
+    scenarios = scenarios_from("dominance", args.scenarios, args.model)
     for scenario in scenarios:  # refuse before the first one runs
         check_writable(args.output / scenario.name, args.force)
     for scenario in scenarios:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from defdip.cli.commands import add_debug_flag
-from defdip.core.resources import BASELINE, scenario_path
+from defdip.cli.commands import add_debug_flag, scenarios_from
+from defdip.core.resources import scenario_path
 
 EXTRA = "explore"
 # What the optional extra installs; importing either fails without it.
@@ -34,10 +34,8 @@ def register(subparsers) -> None:
 
 def cmd_explore(args) -> int:
     from defdip.core.errors import InputError
-    from defdip.core.scenario import load_scenario, scenario_from_model
 
-    if args.model and args.scenario:
-        raise InputError("explore: give a scenario file or --model FILE.mdl, not both")
+    (scenario,) = scenarios_from("explore", [args.scenario] if args.scenario else [], args.model)
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port: {args.port} is not a TCP port; allowed: 0 to 65535")
     if args.band_runs < 1:
@@ -45,7 +43,6 @@ def cmd_explore(args) -> int:
     if args.save_dir.exists() and not args.save_dir.is_dir():
         raise InputError(f"--save-dir: {args.save_dir} is a file; give a folder")
     app = load_app()
-    scenario = scenario_from_model(args.model) if args.model else load_scenario(args.scenario or BASELINE)
     config = app.ExploreConfig(scenario, args.save_dir.resolve(), band_runs=args.band_runs)
 
     def ready(url: str) -> None:

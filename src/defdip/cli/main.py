@@ -10,8 +10,9 @@ import textwrap
 from pathlib import Path
 
 from defdip import __version__
+from defdip.cli.commands import scenarios_from
 from defdip.core.errors import DefdipError, InputError
-from defdip.core.resources import BASELINE, scenario_path, shipped_scenarios
+from defdip.core.resources import scenario_path, shipped_scenarios
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,8 +80,6 @@ def cmd_run(args) -> int:
 
     from defdip.figures.render import Renderer
 
-    if args.model and args.scenarios:
-        raise InputError("run: give scenario files or --model FILE.mdl, not both")
     # A run is short and makes little cyclic garbage; the collector's passes over the many
     # objects that importing pandas and PySD creates cost more than they free (about 3%
     # of a run's wall time), so collection waits until the run is done.
@@ -89,19 +88,15 @@ def cmd_run(args) -> int:
         # The figure worker starts first, so it imports matplotlib while this process
         # imports the rest and runs the model.
         with Renderer() as renderer:
-            return _run(args, renderer)
+            # every scenario is read and checked before anything runs
+            return _run(args, scenarios_from("run", args.scenarios, args.model), renderer)
     finally:
         gc.enable()
 
 
-def _run(args, renderer) -> int:
-    from defdip.core.scenario import load_scenario, scenario_from_model
+def _run(args, scenarios, renderer) -> int:
     from defdip.io.pipeline import run_many
 
-    if args.model:
-        scenarios = [scenario_from_model(args.model)]
-    else:
-        scenarios = [load_scenario(p) for p in (args.scenarios or [BASELINE])]
     sets = parse_sets(args.sets)
     if sets:
         scenarios = [s.with_overrides(sets) for s in scenarios]

@@ -30,11 +30,10 @@ def register(subparsers) -> None:
 def cmd_robustness(args) -> int:
     from defdip.analysis.robustness import DEFAULT_THRESHOLD_STEP
     from defdip.core.errors import InputError
-    from defdip.engines.simulate import ENGINES
+    from defdip.engines.simulate import check_engine
     from defdip.io.robustness_folder import run_robustness
 
-    if args.engine not in ENGINES:
-        raise InputError(f"--engine: unknown engine {args.engine!r}; allowed: {', '.join(ENGINES)}")
+    check_engine(args.engine)
     if not args.target.exists():
         raise InputError(f"{args.target}: no such file or folder; give a scenario file or a sweep folder")
     step = DEFAULT_THRESHOLD_STEP if args.threshold_step is None else args.threshold_step

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from defdip.cli.commands import add_debug_flag
+from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
 
 PARTS = ("checks", "convergence", "extremes", "reproduction", "units")
@@ -51,15 +51,8 @@ def _engine(name):
 
 
 def _scenario(path, model):
-    from defdip.core.errors import InputError
-    from defdip.core.resources import BASELINE
-    from defdip.core.scenario import load_scenario, scenario_from_model
-
-    if path and model:
-        raise InputError("give a SCENARIO or --model, not both")
-    if model:
-        return scenario_from_model(Path(model))
-    return load_scenario(Path(path) if path else BASELINE)
+    (scenario,) = scenarios_from("validate", [path] if path else [], model)
+    return scenario
 
 
 def _validate(args: argparse.Namespace) -> int:
