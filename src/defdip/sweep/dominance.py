@@ -8,6 +8,8 @@ the loop dominates and percentiles of its relative score.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -63,8 +65,10 @@ def dominance_statistics(paths) -> xr.Dataset:
     loops = sorted(relative)
     rel = {k: np.concatenate(v) for k, v in relative.items()}
     share = np.array([np.concatenate(flags[k]).mean(axis=0) for k in loops]).reshape(len(loops), -1)
-    quantiles = np.array([np.nanpercentile(rel[k], PERCENTILES, axis=0) if np.isfinite(rel[k]).any()
-                          else np.full((len(PERCENTILES), len(time)), np.nan) for k in loops])
+    with warnings.catch_warnings():  # the last saved time has no score in any run: its percentiles are NaN
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        quantiles = np.array([np.nanpercentile(rel[k], PERCENTILES, axis=0) if np.isfinite(rel[k]).any()
+                              else np.full((len(PERCENTILES), len(time)), np.nan) for k in loops])
     return xr.Dataset({"share_dominant": (("loop", "time"), share),
                        "relative": (("loop", "percentile", "time"), quantiles.reshape(len(loops), len(PERCENTILES), -1))},
                       coords={"loop": loops, "percentile": list(PERCENTILES), "time": time})
