@@ -207,10 +207,11 @@ def dominance(source, samples: pd.DataFrame | None = None, max_loops: int = ltm.
         internal stocks would need composite link scores).
     """
     scenario = as_scenario(source)
-    equations = model_equations(scenario.model)
-    check_supported(scenario.model)
-    graph = ltm.score_graph(equations)
-    cycles = model_cycles(scenario.model, max_loops)
+    path = check_model_path(Path(scenario.model))
+    digest = file_hash(path)  # read once: the equations, graph, cycles and loop set are cached by it
+    check_supported(path)
+    graph = _graph(path, digest)
+    cycles = _cycles(path, digest, max_loops)
     discovery = "exhaustive" if cycles is not None else "strongest-path"
     edges = list(graph.edges) if cycles is None else None
     # The loop set is fixed on the first run (the scenario itself when no samples are given).
@@ -219,7 +220,7 @@ def dominance(source, samples: pd.DataFrame | None = None, max_loops: int = ltm.
         time, _, links = score_runs(scenario, first, edges)
         cycles = ltm.strongest_loops(graph, links)
     if discovery == "exhaustive":  # the same loops for every run of this model file: build them once
-        loopset = _exhaustive_loopset(check_model_path(Path(scenario.model)), file_hash(scenario.model), max_loops)
+        loopset = _exhaustive_loopset(path, digest, max_loops)
     else:
         loopset = build_loopset(graph, cycles, scenario.model, discovery)
     if samples is None:
@@ -279,15 +280,15 @@ def model_equations(path) -> dict:
     return _equations(path, file_hash(path))
 
 
-def model_cycles(path, limit: int = ltm.MAX_EXHAUSTIVE):
-    """Every simple cycle of the model's score graph, or None beyond ``limit`` (cached per file content)."""
-    path = check_model_path(Path(path))
-    return _cycles(path, file_hash(path), limit)
+@lru_cache(maxsize=8)
+def _cycles(path: Path, digest: str, limit: int):
+    return ltm.enumerate_loops(_graph(path, digest), limit)
 
 
 @lru_cache(maxsize=8)
-def _cycles(path: Path, digest: str, limit: int):
-    return ltm.enumerate_loops(ltm.score_graph(_equations(path, digest)), limit)
+def _graph(path: Path, digest: str):
+    """The score graph of a model file (cached per content; callers only read it)."""
+    return ltm.score_graph(_equations(path, digest))
 
 
 def check_supported(path) -> None:
@@ -306,8 +307,7 @@ def check_supported(path) -> None:
 
 @lru_cache(maxsize=8)
 def _exhaustive_loopset(path: Path, digest: str, limit: int) -> LoopSet:
-    equations = _equations(path, digest)
-    return build_loopset(ltm.score_graph(equations), _cycles(path, digest, limit), path, "exhaustive")
+    return build_loopset(_graph(path, digest), _cycles(path, digest, limit), path, "exhaustive")
 
 
 def build_loopset(graph: nx.DiGraph, cycles, model_path, discovery: str) -> LoopSet:
