@@ -22,8 +22,6 @@ from defdip.core.errors import InputError
 from defdip.core.resources import SERIES_FILE
 
 FORMS = ("linear", "exponential", "logistic")
-HISTORICAL = TREND_SERIES
-INDICATORS = TREND_INDICATORS
 HORIZON = 2035
 LEVEL = 0.95
 
@@ -250,7 +248,7 @@ class TrendAnalysis:
 
 
 def analyse(series: pd.DataFrame, trajectories: pd.DataFrame, units: dict | None = None,
-            historical=HISTORICAL, indicators=INDICATORS) -> TrendAnalysis:
+            historical=TREND_SERIES, indicators=TREND_INDICATORS) -> TrendAnalysis:
     """Fit, choose and extrapolate every historical series and model indicator.
 
     Parameters
