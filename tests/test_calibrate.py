@@ -5,14 +5,14 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from defdip.core.case import CUMULATIVE_YEARS
 from defdip.core.scenario import load_scenario
 from defdip.engines.simulate import simulate
 from defdip.validation.calibrate import calibrate, calibrated_scenario, residuals
 from defdip.validation.validate import annual_values, default_engine
 
-NAMES = ["ri delivery time", "initial ri backlog"]
-TRUTH = {"ri delivery time": 0.6, "initial ri backlog": 550.0}
+NAMES = ["ri preparation time", "initial ri backlog"]
+TRUTH = {"ri preparation time": 0.7, "initial ri backlog": 550.0}
+HOLD_END = 2010.44  # unscr 1929 year in the model file
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,15 @@ def synthetic():
     years = list(range(2010, 2022))
     noise = np.random.default_rng(3).normal(0, 2.0, len(years))
     observed = pd.Series(annual_values(cum.index, cum, years) + noise, index=years)
-    total = float(np.diff(np.interp(CUMULATIVE_YEARS, cum.index, cum))[0])
-    return scenario, observed, total
+    flow = frame["Arms Transfers Russia to Iran"]
+    hold = float(flow[flow.index < HOLD_END].mean())  # the truth's own rate before the resolution
+    return scenario, observed, hold
 
 
 @pytest.fixture(scope="module")
 def fit(synthetic):
-    scenario, observed, total = synthetic
-    return calibrate(scenario, NAMES, seed=1, bootstrap=6, max_nfev=15, observed=observed,
-                     cumulative_target=total)
+    scenario, observed, hold = synthetic
+    return calibrate(scenario, NAMES, seed=1, bootstrap=6, max_nfev=15, observed=observed, hold=hold)
 
 
 def test_recovers_known_constants_inside_the_intervals(fit):
@@ -52,7 +52,8 @@ def test_calibrated_scenario_extends_the_input_and_runs(fit, synthetic, tmp_path
 
 
 def test_residuals_are_zero_for_the_generating_run(synthetic):
-    scenario, observed, total = synthetic
+    scenario, observed, hold = synthetic
     frame = simulate(scenario.with_overrides(TRUTH), default_engine()).trajectories
-    r = residuals(frame, observed, total)
-    assert np.abs(r[:12]).max() < 0.5 and abs(r[12]) < 1e-9
+    r = residuals(frame, observed, HOLD_END, hold)
+    assert len(r) == 9 + 1  # the year-end totals 2010-2018 and the hold
+    assert np.abs(r[:9]).max() < 0.5 and abs(r[9]) < 1e-9

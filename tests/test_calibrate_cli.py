@@ -20,7 +20,7 @@ from defdip.core.scenario import load_scenario
 from defdip.engines.simulate import simulate
 
 BASELINE = SCENARIOS / "baseline.yaml"
-PARAMS = ["ri delivery time", "initial ri backlog"]
+PARAMS = ["ri preparation time", "initial ri backlog"]
 BUDGET = ["--bootstrap", "2", "--max-iterations", "3"]  # a few model runs per fit: the wiring, not the optimum
 
 

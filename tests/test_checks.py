@@ -79,9 +79,9 @@ GOOD = """checks:
     (GOOD.replace("{set: {war start year: 2100}}", "{scenario: nowhere.yaml}"), ["scenario file not found"]),
     # the value rules of scenario files: within the declared range, for set and series alike
     (GOOD.replace("war start year: 2100", "war fatigue rate: 7"), ["condition.set.war fatigue rate", "outside",
-                                                                  "allowed: [0, 0.3]"]),
+                                                                  "allowed: [0, 0.15]"]),
     (GOOD.replace("{set: {war start year: 2100}}", "{series: {war fatigue rate: [[2010, 0], [2020, 9]]}}"),
-     ["condition.series.war fatigue rate[1] value", "outside", "allowed: [0, 0.3]"]),
+     ["condition.series.war fatigue rate[1] value", "outside", "allowed: [0, 0.15]"]),
 ])
 def test_parse_errors_name_file_check_and_key(tmp_path, bad, words):
     path = _write(tmp_path, bad)

@@ -32,16 +32,46 @@ def test_model_info_reads_kinds_units_ranges_and_sources():
     trust = info.variables["Mutual Trust"]
     assert trust.kind == "stock" and trust.units == "Dmnl" and (trust.low, trust.high) == (0, 1)
     war = info.variables["war start year"]
-    assert war.kind == "constant" and war.value == 2022.15 and "row 25" in war.comment
+    assert war.kind == "constant" and war.value == 2022.15 and "events.csv 2022-02-24" in war.comment
+
+
+SOURCED = ("events.csv", "series.csv", "Calibrated", "Scenario input", "Normalisation", "Read by the analysis")
 
 
 def test_every_constant_has_units_range_and_source():
     for var in model_info().constants.values():
+        if var.units == "Year" and var.name in ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"):
+            continue
         assert var.units, var.name
         assert var.low is not None and var.high is not None, var.name
         assert var.low <= var.value <= var.high, var.name
-        assert ("row" in var.comment or "ssumption" in var.comment or "alibrated" in var.comment
-                or "series.csv" in var.comment or "ormalisation" in var.comment or "model-spec" in var.comment), var.name
+        assert "Assumption" in var.comment or any(s in var.comment for s in SOURCED), var.name
+
+
+def test_every_assumption_states_its_reasoning_and_range():
+    """No bare "Assumption.": a reason (a sentence of its own) and the range it was given."""
+    for var in model_info().constants.values():
+        if "Assumption" not in var.comment:
+            continue
+        reason = var.comment.split("Assumption", 1)[1].lstrip(" :,.")
+        assert len(reason.split()) >= 8, (var.name, var.comment)
+        assert "Range" in var.comment or "range" in var.comment, (var.name, var.comment)
+
+
+def test_every_cited_event_date_is_a_row_of_events_csv():
+    """Citations "events.csv 2010-09-22" resolve to rows (oracle: the csv module on data/events.csv)."""
+    import csv
+    import re
+
+    from defdip.core.resources import DATA_DIR
+    with (DATA_DIR / "events.csv").open(newline="", encoding="utf-8") as handle:
+        dates = {row["date"] for row in csv.DictReader(handle)}
+    text = DEFAULT_MODEL.read_text(encoding="utf-8")
+    cited = set()
+    for group in re.findall(r"events\.csv ((?:\d{4}(?:-\d{2}){0,2}(?:, )?)+)", text):
+        cited.update(d for d in re.findall(r"\d{4}(?:-\d{2}){0,2}", group))
+    assert len(cited) > 40
+    assert not sorted(cited - dates), sorted(cited - dates)
 
 
 def test_interface_names_exist():

@@ -54,7 +54,42 @@ def test_converged_uses_the_floor_near_zero():
 def test_baseline_reproduces_the_record(baseline):
     rows = reproduction(baseline.trajectories)
     assert all(r.passed for r in rows), [r for r in rows if not r.passed]
-    assert {r.group for r in rows} == {"reproduction", "events"}
+    assert {r.group for r in rows} == {"reproduction", "events", "held-out"}
+
+
+def test_history_fit_statistics_by_hand(baseline):
+    """r^2 with and without 2016, the totals and the timing, recomputed with numpy from the run and SIPRI."""
+    from defdip.validation.validate import history_fit, sipri_series
+
+    f = baseline.trajectories
+    fit = history_fit(f)
+    observed = sipri_series()
+    years = list(observed.index)
+    cum = f["Cumulative Transfer Value Russia to Iran"]
+    sim = np.array([np.interp(y + 1, cum.index, cum) - np.interp(y, cum.index, cum) for y in years])
+    obs = observed.to_numpy(float)
+    assert fit["r2"] == pytest.approx(np.corrcoef(sim, obs)[0, 1] ** 2)
+    keep = np.array(years) != 2016
+    assert fit["r2_without_spike"] == pytest.approx(np.corrcoef(sim[keep], obs[keep])[0, 1] ** 2)
+    assert fit["cumulative"] == pytest.approx(sim.sum()) and fit["cumulative_observed"] == 511
+    half = next(y for y, c in zip(years, np.cumsum(obs)) if c >= 511 / 2)
+    assert half == 2016 and fit["half_total_year_observed"] == 2016
+    assert fit["timing_error_years"] == abs(next(y for y, c in zip(years, np.cumsum(sim)) if c >= 511 / 2) - 2016)
+
+
+def test_held_out_targets_judge_verified_records_and_only_report_the_rest(baseline):
+    from defdip.validation.validate import held_out
+
+    rows = {r.name: r for r in held_out(baseline.trajectories)}
+    for row in rows.values():
+        assert row.numbers["judged"] is row.numbers["status"].startswith("verified")
+        if row.numbers["judged"]:
+            assert row.passed is row.numbers["inside"]
+    # A reported figure never fails the model, whatever its value.
+    moved = baseline.trajectories.copy()
+    moved["Localised Share of Iranian Designs"] = 0.0
+    alabuga = [r for r in held_out(moved) if "Alabuga" in r.name][0]
+    assert not alabuga.numbers["inside"] and alabuga.passed
 
 
 def test_shipped_model_converges():
@@ -165,10 +200,15 @@ def test_convergence_compares_the_indicators_of_each_halving(tmp_path, dt, conve
 
 
 def _broken(tmp_path, old, new):
+    """A copy of the model with ``old`` replaced (spaces in ``old`` match any line wrapping)."""
+    import re
+
     text = MODEL.read_text()
-    assert old in text
+    pattern = r"\s+".join(re.escape(word) for word in old.split(" "))
+    text, count = re.subn(pattern, lambda _: new, text)
+    assert count == 1, old
     path = tmp_path / "broken.mdl"
-    path.write_text(text.replace(old, new))
+    path.write_text(text)
     return path
 
 
@@ -177,8 +217,8 @@ def _broken(tmp_path, old, new):
     ("(1 + reliance effect on willingness * Russian Reliance on Iran)",
      "(1 - reliance effect on willingness * Russian Reliance on Iran)", "reliance on Iran buys Russian arms for Iran"),
     # a missing bound: without ABS, Reciprocity leaves [0, 1]
-    ("1 - XIDZ(ABS(Russia to Iran Transfer Index - Iran to Russia Transfer Index)",
-     "1 - XIDZ((Russia to Iran Transfer Index - Iran to Russia Transfer Index)", "the indices stay on their 0-1 scales"),
+    ("1 - XIDZ(ABS(Arms Transfers Russia to Iran - Arms Transfers Iran to Russia)",
+     "1 - XIDZ((Arms Transfers Russia to Iran - Arms Transfers Iran to Russia)", "the indices stay on their 0-1 scales"),
 ], ids=["R1 sign flipped", "missing bound"])
 def test_broken_model_fails_the_named_check(tmp_path, old, new, failing):
     path = _broken(tmp_path, old, new)

@@ -93,11 +93,14 @@ def morris_indices(problem, X, Y, seed: int = 0, conf_level: float = CONF_LEVEL)
         warnings.simplefilter("ignore", RuntimeWarning)
         res = morris.analyze(problem.salib(), np.asarray(X, float), Y, num_resamples=RESAMPLES,
                              conf_level=conf_level, num_levels=MORRIS_LEVELS, seed=seed)
+    # SALib masks the statistics of a constant whose steps were all undefined: NaN here.
+    mu, mu_star, conf, sigma = (np.ma.filled(np.ma.asarray(res[k], float), np.nan)
+                                for k in ("mu", "mu_star", "mu_star_conf", "sigma"))
     rows = []
     for i, name in enumerate(problem.names):
-        rows.append(("mu", name, "", float(res["mu"][i]), np.nan))
-        rows.append(("mu_star", name, "", float(res["mu_star"][i]), float(res["mu_star_conf"][i])))
-        rows.append(("sigma", name, "", float(res["sigma"][i]), np.nan))
+        rows.append(("mu", name, "", float(mu[i]), np.nan))
+        rows.append(("mu_star", name, "", float(mu_star[i]), float(conf[i])))
+        rows.append(("sigma", name, "", float(sigma[i]), np.nan))
     return _tidy(rows)
 
 

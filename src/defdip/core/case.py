@@ -59,6 +59,7 @@ SIPRI_SERIES = "sipri_tiv_russia_to_iran"
 SIPRI_YEARS = tuple(range(2010, 2022))  # the years SIPRI has Russia->Iran values for (series.csv)
 FIT_YEARS = tuple(range(2010, 2019))  # the part of SIPRI_YEARS the calibration fits
 HOLDOUT_YEARS = tuple(y for y in SIPRI_YEARS if y not in FIT_YEARS)  # reported out of sample
+HOLD_END = "unscr 1929 year"  # the 2007 contract was held until this event, then cancelled
 SPIKE_YEAR = 2016  # the S-300 year, which dominates r^2; fit statistics are also given without it
 RECORD_WINDOW = (2010, 2024)  # [Year] first and last year of the record the trend analysis fits
 CUMULATIVE_TARGET = 481.0  # [Million] the article's 2010-2024 total, unit and window untraced (data/README.md)

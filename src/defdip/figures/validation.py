@@ -98,9 +98,11 @@ def model_vs_data(frame):
     years = list(range(2010, int(frame.index[-1])))
     annual = annual_values(frame.index, frame[CUMULATIVE_RI], years)
     ir = frame[IR_FLOW]
-    stats = (f"2010-2021: R² {fit['r2']:.2f}, MAPE {fit['mape']:.0f}%\n"
+    stats = (f"2010-2021: R² {fit['r2']:.2f} (without 2016 {fit['r2_without_spike']:.2f}), "
+             f"MAPE {fit['mape']:.0f}%\n"
              f"Theil U^M {fit['theil_um']:.2f}, U^S {fit['theil_us']:.2f}, U^C {fit['theil_uc']:.2f}\n"
-             f"cumulative 2010-24: {fit['cumulative']:.0f} (target {fit['cumulative_target']:.0f})")
+             f"total 2010-21: {fit['cumulative']:.0f} (SIPRI {fit['cumulative_observed']:.0f}); "
+             f"2010-24: {fit['cumulative_2010_2024']:.0f} (article {fit['cumulative_target']:.0f})")
     events = [(e.name.split(":")[0], decimal_year(e.date)) for e in EVENTS]
     seen = {}
     for label, year in events:  # two tests share one date: mark it once

@@ -1,14 +1,17 @@
 """Fit constants to the historical record, with intervals, and write a calibrated scenario.
 
-Targets (as in ``scripts/calibrate_history.py``, which set the model's "Calibrated" constants):
-the annual SIPRI Russia->Iran TIV 2010-2021, the article's cumulative 481 for 2010-2024, at
-most 40 delivered over 2022-2024 (no SIPRI value; Yak-130 trainers only), and phase timing
-(two-sided tactics begin in 2022-2023). Each target is a scaled residual; the fit minimises
-their sum of squares within the constants' declared ranges, with
-:func:`scipy.optimize.least_squares` (``local``) or :func:`scipy.optimize.differential_evolution`
-followed by a local polish (``global``). Every evaluation of many parameter vectors (a
-Jacobian, a population) is one :func:`defdip.engines.simulate.simulate_batch` call, so the
-vectorised ensemble engine makes it fast. Intervals come from a seeded residual bootstrap.
+Targets: the running total of SIPRI Russia->Iran TIV at each year end of the fitted years
+(:data:`defdip.core.case.FIT_YEARS`, 2010-2018), so that no single year dominates and a spike
+delivered a few months early or late costs little; and the hold of the 2007 contract before
+UNSCR 1929 (Russia->Iran deliveries before the resolution at the 2008-2009 SIPRI rate). The
+held-out years (2019-2021) and everything after 2022 are not fitted; ``defdip validate``
+reports them out of sample. The article's 481 is not a target: its unit and window cannot be
+traced (data/README.md). Each target is a scaled residual; the fit minimises their sum of squares
+within the constants' declared ranges, with :func:`scipy.optimize.least_squares` (``local``) or
+:func:`scipy.optimize.differential_evolution` followed by a local polish (``global``). Every
+evaluation of many parameter vectors (a Jacobian, a population) is one
+:func:`defdip.engines.simulate.simulate_batch` call. Intervals come from a seeded residual
+bootstrap of the annual values.
 """
 from __future__ import annotations
 
@@ -17,16 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from defdip.analysis.phases import phase_changes
-from defdip.core.case import (
-    CUMULATIVE_RI,
-    CUMULATIVE_TARGET,
-    CUMULATIVE_YEARS,
-    PHASE,
-    SIPRI_YEARS,
-)
+from defdip.core.case import CUMULATIVE_RI, FIT_YEARS, HOLD_END, RI_FLOW, SIPRI_SERIES
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
+from defdip.core.resources import DATA_DIR
 from defdip.engines.simulate import frames_by_run, simulate, simulate_batch
 from defdip.validation.validate import (
     annual_values,
@@ -36,12 +33,9 @@ from defdip.validation.validate import (
 )
 
 METHODS = ("local", "global")
-RECENT_YEARS = (2022, 2023, 2024)
-RECENT_CAP = 40.0  # [Million] most the record allows delivered 2022-2024 (script's target)
-PHASE_WINDOW = (2022.0, 2024.0)  # [Year] two-sided tactics begin in 2022-2023
-PHASE_SCALE = 0.25  # [Year] one saved step of lateness costs one residual unit
-CUMULATIVE_SCALE = 24.0  # [Million] 5% of 481
-OUTPUTS = (CUMULATIVE_RI, PHASE)
+PRE_2010_YEARS = (2008, 2009)  # SIPRI years before the run: the rate the 2010 hold keeps
+HOLD_SCALE = 5.0  # [Million/Year] a hold-rate error of this size costs one residual unit
+OUTPUTS = (CUMULATIVE_RI, RI_FLOW)
 
 
 @dataclass(frozen=True)
@@ -82,47 +76,53 @@ class Calibration:
     seed: int
 
 
-def residuals(frame: pd.DataFrame, observed: pd.Series, cumulative_target: float = CUMULATIVE_TARGET) -> np.ndarray:
+def residuals(frame: pd.DataFrame, observed: pd.Series, hold_end: float, hold_rate: float) -> np.ndarray:
     """Scaled misfit of one run to the targets (zero is a perfect fit).
 
-    Annual SIPRI terms are scaled by ``20 + 0.1 * observed`` [Million/Year], as in the
-    historical script: small years count with an absolute tolerance, the 2016 spike relatively.
+    The year-end running totals of the fitted years are scaled by ``20 + 0.1 * observed
+    total`` [Million]: small totals count with an absolute tolerance, large ones relatively.
+    The hold term compares the mean delivery rate before ``hold_end`` with ``hold_rate``.
     """
+    fit = observed[observed.index.isin(FIT_YEARS)]
     time, cum = frame.index.to_numpy(float), frame[CUMULATIVE_RI].to_numpy(float)
-    annual = annual_values(time, cum, list(observed.index))
-    obs = observed.to_numpy(float)
-    rows = list((annual - obs) / (20 + 0.1 * obs))
-    total = float(np.diff(np.interp(CUMULATIVE_YEARS, time, cum))[0])
-    rows.append((total - cumulative_target) / CUMULATIVE_SCALE)
-    recent = annual_values(time, cum, list(RECENT_YEARS)).sum()
-    rows.append(max(0.0, recent - RECENT_CAP) / 10.0)
-    rows.append(phase_lateness(frame) / PHASE_SCALE)
+    annual = annual_values(time, cum, list(fit.index))
+    got, want = np.cumsum(annual), np.cumsum(fit.to_numpy(float))
+    rows = list((got - want) / (20 + 0.1 * want))
+    flow = frame[RI_FLOW]
+    before = flow[flow.index < hold_end]
+    rows.append((float(before.mean()) - hold_rate) / HOLD_SCALE)
     return np.asarray(rows)
 
 
-def phase_lateness(frame: pd.DataFrame) -> float:
-    """Years by which the first move to two-sided tactics falls outside 2022-2023 [Year]."""
-    ups = [c["year"] for c in phase_changes(frame.index, frame[PHASE]) if c["to"] >= 2]
-    if not ups:
-        return float(frame.index[-1] - PHASE_WINDOW[1])
-    return max(0.0, PHASE_WINDOW[0] - ups[0], ups[0] - PHASE_WINDOW[1])
+def hold_rate(path=None) -> float:
+    """Mean SIPRI Russia->Iran TIV of :data:`PRE_2010_YEARS` [Million/Year] (``data/series.csv``)."""
+    table = pd.read_csv(path or DATA_DIR / "series.csv")
+    rows = table[(table["series"] == SIPRI_SERIES) & table["year"].isin(PRE_2010_YEARS)]
+    return float(rows["value"].astype(float).mean())
 
 
 class _Objective:
     """Residuals of many parameter vectors at once, one batch per call; counts runs."""
 
-    def __init__(self, scenario, names, observed, engine, cumulative_target=CUMULATIVE_TARGET):
+    def __init__(self, scenario, names, observed, engine, hold=None):
         self.scenario, self.names, self.observed, self.engine = scenario, list(names), observed, engine
-        self.cumulative_target = cumulative_target
+        info = model_info(scenario.model)
+        self.hold_end = float(scenario.constants.get(HOLD_END, info.resolve(HOLD_END).value))
+        self.hold_rate = hold_rate() if hold is None else float(hold)
         self.runs = 0
 
-    def batch(self, X: np.ndarray) -> np.ndarray:
+    def with_observed(self, observed: pd.Series) -> "_Objective":
+        """The same objective against another record (a bootstrap replicate); runs are counted here."""
+        other = _Objective.__new__(_Objective)
+        other.__dict__.update(self.__dict__, observed=observed, runs=0)
+        return other
 
+    def batch(self, X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(X)
         samples = pd.DataFrame(X, columns=self.names)
         ds = simulate_batch(self.scenario, samples, outputs=list(OUTPUTS), engine=self.engine)
         self.runs += len(X)
-        return np.asarray([residuals(frame, self.observed, self.cumulative_target)
+        return np.asarray([residuals(frame, self.observed, self.hold_end, self.hold_rate)
                            for frame in frames_by_run(ds, OUTPUTS)])
 
     def jacobian(self, x, low, high, offset=0.0):
@@ -188,7 +188,7 @@ def _fit_global(obj: _Objective, low, high, seed: int, maxiter: int):
 
 def calibrate(scenario, names=None, method: str = "local", seed: int = 0, engine: str | None = None,
               bootstrap: int = 30, max_nfev: int = 60, global_iterations: int = 30,
-              observed: pd.Series | None = None, cumulative_target: float = CUMULATIVE_TARGET) -> Calibration:
+              observed: pd.Series | None = None, hold: float | None = None) -> Calibration:
     """Fit constants to the record and bootstrap their intervals.
 
     Parameters
@@ -211,15 +211,17 @@ def calibrate(scenario, names=None, method: str = "local", seed: int = 0, engine
     global_iterations : int
         Generations of differential evolution.
     observed : pandas.Series, optional
-        Annual Russia->Iran values by year (default: SIPRI 2010-2021 from ``data/series.csv``).
-    cumulative_target : float
-        Russia->Iran total for 2010-2024 [Million] (default: the article's 481).
+        Annual Russia->Iran values by year (default: SIPRI 2010-2021 from ``data/series.csv``;
+        only :data:`~defdip.core.case.FIT_YEARS` are fitted).
+    hold : float, optional
+        Delivery rate the run must keep before UNSCR 1929 [Million/Year] (default
+        :func:`hold_rate`, the SIPRI 2008-2009 mean).
     """
     if method not in METHODS:
         raise InputError(f"--method: {method!r} is not allowed; allowed: {', '.join(METHODS)}")
     observed = sipri_series() if observed is None else observed
     names, x0, low, high = parameters(scenario, names)
-    obj = _Objective(scenario, names, observed, engine or default_engine(), cumulative_target)
+    obj = _Objective(scenario, names, observed, engine or default_engine(), hold)
     start = _fit_global(obj, low, high, seed, global_iterations) if method == "global" else x0
     fitted = _fit_local(obj, start, low, high, max_nfev=max_nfev)
     interval = _bootstrap(obj, fitted, low, high, observed, bootstrap, seed, max_nfev)
@@ -228,30 +230,32 @@ def calibrate(scenario, names=None, method: str = "local", seed: int = 0, engine
 
 
 def _bootstrap(obj, fitted, low, high, observed, n: int, seed: int, max_nfev: int) -> np.ndarray:
-    """Percentile intervals from refits to resampled annual residuals.
+    """Percentile intervals from refits to resampled records.
 
-    Synthetic records are the fit plus annual residuals drawn with replacement, which in
-    residual space is an offset ``e* - e``; the cumulative, recent and phase terms keep theirs.
+    Each synthetic record is the fitted run's annual values plus the fitted years' annual
+    residuals drawn with replacement (Efron & Tibshirani 1993, residual bootstrap).
     """
     if n <= 0:
         return np.full((len(fitted), 2), np.nan)
     rng = np.random.default_rng(seed)
-    fit_res = obj.batch(fitted)[0]
-    k = len(observed)
+    run = simulate(obj.scenario.with_overrides(dict(zip(obj.names, fitted)), where="calibration"), obj.engine)
+    frame = run.trajectories
+    years = [y for y in observed.index if y in FIT_YEARS]
+    sim = annual_values(frame.index.to_numpy(float), frame[CUMULATIVE_RI].to_numpy(float), years)
+    errors = observed.loc[years].to_numpy(float) - sim
     draws = []
     for _ in range(n):
-        resampled = fit_res.copy()
-        resampled[:k] = rng.choice(fit_res[:k], size=k, replace=True)
-        draws.append(_fit_local(obj, fitted, low, high, offset=resampled - fit_res, max_nfev=max_nfev))
+        record = pd.Series(np.maximum(0.0, sim + rng.choice(errors, size=len(errors), replace=True)), index=years)
+        replicate = obj.with_observed(record)
+        draws.append(_fit_local(replicate, fitted, low, high, max_nfev=max_nfev))
+        obj.runs += replicate.runs
     return np.percentile(np.asarray(draws), [2.5, 97.5], axis=0).T
 
 
 def _statistics(obj: _Objective, x, observed) -> dict:
-
     run = simulate(obj.scenario.with_overrides(dict(zip(obj.names, x)), where="calibration"), obj.engine)
     stats = history_fit(run.trajectories, observed)
-    stats["cost"] = float((residuals(run.trajectories, observed, obj.cumulative_target) ** 2).sum())
-    stats["phase_lateness"] = phase_lateness(run.trajectories)
+    stats["cost"] = float((residuals(run.trajectories, observed, obj.hold_end, obj.hold_rate) ** 2).sum())
     return stats
 
 
@@ -266,13 +270,13 @@ def calibrated_scenario(cal: Calibration, scenario, folder) -> dict:
     import os
 
     parent = os.path.relpath(scenario.source, folder) if scenario.source else None
-    years = f"{SIPRI_YEARS[0]}-{SIPRI_YEARS[-1]}"
+    years = f"{FIT_YEARS[0]}-{FIT_YEARS[-1]}"
     description = (f"{scenario.name} with {', '.join(cal.names)} fitted by `defdip calibrate` "
                    f"({cal.method}: {'differential evolution then ' if cal.method == 'global' else ''}"
-                   f"bounded least squares, seed {cal.seed}) to SIPRI Russia->Iran TIV {years}, the "
-                   f"cumulative {CUMULATIVE_TARGET:g} for 2010-2024, at most {RECENT_CAP:g} over 2022-2024 "
-                   f"and two-sided tactics from 2022-2023. Cost {cal.before['cost']:.3g} -> "
-                   f"{cal.after['cost']:.3g}; 95% residual-bootstrap intervals in calibration.json.")
+                   f"bounded least squares, seed {cal.seed}) to the year-end running totals of SIPRI "
+                   f"Russia->Iran TIV {years} and the hold of the 2007 contract before UNSCR 1929. Cost "
+                   f"{cal.before['cost']:.3g} -> {cal.after['cost']:.3g}; 95% residual-bootstrap intervals "
+                   f"in calibration.json.")
     out = {"name": f"{scenario.name}_calibrated", "description": description}
     if parent:
         out["extends"] = parent
