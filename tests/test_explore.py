@@ -32,9 +32,13 @@ MODEL = ROOT / "models" / "iran_russia.mdl"
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
 
+# The shipped baseline never turns strategic; this test condition does (and a 2025 ceasefire undoes it).
+ALLIANCE = ROOT / "tests" / "scenarios" / "isolation_alliance.yaml"
+
+
 @pytest.fixture(scope="module")
 def base():
-    return load_scenario(SCENARIOS / "baseline.yaml")
+    return load_scenario(ALLIANCE)
 
 
 def cli_error(capsys, *args) -> str:
@@ -134,13 +138,15 @@ def test_band_spans_the_run_and_follows_the_settings(base):
     low, mid, high = band.percentiles["Strategic Partnership Index"]
     assert np.all(low <= mid) and np.all(mid <= high) and np.any(high - low > 0.01)
     assert np.array_equal(band.time, run.time)
-    moved = uncertainty_band(base.with_overrides({"war end year": 2025}), runs=40)
+    # a constant the band does not sample (war end year is one of the uncertainties, so it is drawn)
+    moved = uncertainty_band(base.with_overrides({"war start year": 2100}), runs=40)
     assert not np.allclose(moved.percentiles["Reciprocity"], band.percentiles["Reciprocity"])
 
 
 def test_overlay_of_a_shipped_scenario_a_file_and_a_result_folder(tmp_path):
     assert load_overlay("no_war").label == "no_war"
-    assert load_overlay(str(SCENARIOS / "ceasefire_2025.yaml")).transition is None
+    assert load_overlay(str(ALLIANCE)).transition is not None
+    assert load_overlay(str(SCENARIOS / "ceasefire_2027.yaml")).transition is None
     assert main(["run", str(SCENARIOS / "no_war.yaml"), "-o", str(tmp_path), "--engine", "ensemble"]) == 0
     folder = load_overlay(str(tmp_path / "no_war"))
     assert folder.label == "no_war" and folder.summary == load_overlay("no_war").summary

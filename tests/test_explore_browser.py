@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS
+from conftest import ROOT, SCENARIOS
 
 from defdip.cli.main import main
 
@@ -53,6 +53,9 @@ def chromium():
         browser.close()
 
 
+# The shipped baseline never turns strategic; this test condition does (a 2025 ceasefire undoes it).
+ALLIANCE = ROOT / "tests" / "scenarios" / "isolation_alliance.yaml"
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -64,7 +67,8 @@ def server(tmp_path_factory, chromium):
     """`defdip explore --no-browser` on a free port; yields (url, port, save folder)."""
     save = tmp_path_factory.mktemp("explore-save")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", "--no-browser", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", str(ALLIANCE), "--no-browser",
+                             "--port", str(port),
                              "--save-dir", str(save)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url, lines, started = None, [], time.monotonic()
     while url is None and time.monotonic() - started < START_TIMEOUT:
@@ -119,7 +123,7 @@ class Page:
         from defdip.core.scenario import load_scenario
         from defdip.io.explore_state import controls_for, grouped
 
-        groups = grouped(controls_for(load_scenario(SCENARIOS / "baseline.yaml")))
+        groups = grouped(controls_for(load_scenario(ALLIANCE)))
         name, items = next((g, items) for g, items in groups.items() if any(c.name == constant for c in items))
         self.tab.get_by_text(f"{name} ({len(items)})", exact=True).click()
         self.tab.get_by_placeholder(constant, exact=True).wait_for(timeout=WAIT)
@@ -151,7 +155,7 @@ def page(chromium, server):
 def test_page_loads_without_console_errors_and_everything_local(page):
     page.tab.locator("#band-status[data-done='1']").wait_for(timeout=WAIT)
     assert page.errors == []
-    assert page.transition() not in ("", "none")  # the baseline reaches the strategic phase
+    assert page.transition() not in ("", "none")  # the test condition reaches the strategic phase
     assert page.tab.locator(".bk-Canvas, canvas").count() >= 3  # the three run-figure panels
 
 
