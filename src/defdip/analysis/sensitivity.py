@@ -56,6 +56,8 @@ def sobol_indices(problem, X, Y, seed: int = 0, conf_level: float = CONF_LEVEL) 
     Y = _outcome(X, Y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a constant outcome has no variance
+        # SALib warns (UserWarning) for the same case; its indices are then NaN, reported as such
+        warnings.filterwarnings("ignore", message="Constant values encountered", category=UserWarning)
         res = sobol.analyze(problem.salib(), Y, calc_second_order=True, num_resamples=RESAMPLES,
                             conf_level=conf_level, seed=seed)
     rows = []

@@ -229,8 +229,10 @@ def ranking(plan: SweepPlan, experiments: pd.DataFrame, table: pd.DataFrame | No
         from scipy.stats import spearmanr
 
         y = experiments[outcome].to_numpy(float)
+        finite = y[np.isfinite(y)]
+        varies = finite.size > 1 and finite.std() > 0  # an outcome that never happens ranks nothing
         score = pd.Series({n: abs(spearmanr(plan.table[n], y, nan_policy="omit")[0])
-                           if np.nanstd(y) > 0 else np.nan for n in plan.problem.names})
+                           if varies else np.nan for n in plan.problem.names})
         label = "|spearman rho|"
     score = score.dropna().sort_values(ascending=False, kind="stable")
     return [{"constant": n, label: round(float(v), 6)} for n, v in score.head(5).items()]
