@@ -73,7 +73,8 @@ COUNTERPARTS = {SIPRI_SERIES: RI_FLOW}
 
 # --- dated events the baseline must reproduce: (name, date as in data/events.csv, test key) -----
 EVENT_TIMINGS = (
-    ("UNSCR 1929 Jun 2010: the S-300 contract held before, cancelled after", "2010-09-22", "cancellation"),
+    ("S-300 cancelled Sep 2010 after UNSCR 1929: the contract held before, cancelled after", "2010-09-22",
+     "cancellation"),
     ("S-300 delivered 2016: annual Russia->Iran peak in 2016", "2016-10", "s300"),
     ("US leaves the JCPOA May 2018: the deal's integrity peaks before", "2018-05-08", "us_exit"),
     ("first Iranian drones Aug 2022: Iran->Russia flow by end-2022", "2022-08", "first_drones"),

@@ -73,8 +73,11 @@ def figure_model_vs_data(fit: dict, annual_simulated: tuple, iran_to_russia: tup
     ax.text(0.99, 0.9, stats, transform=ax.transAxes, ha="right", va="top", fontsize=9,
             bbox=dict(fc="white", ec="#cccccc"))
     ax.set_title("Behaviour reproduction: model against SIPRI and the dated events", fontsize=11)
-    key = "\n".join(f"{i}  {label}" for i, (label, _) in enumerate(events, 1))
-    fig.text(0.08, 0.2, "dated events (events.csv):\n" + key, va="top", fontsize=8.5)
+    lines = [f"{i}  {label}" for i, (label, _) in enumerate(events, 1)]
+    half = (len(lines) + 1) // 2  # two columns, so eight or more events fit under the panel
+    fig.text(0.08, 0.22, "dated events (events.csv):", va="top", fontsize=8.5)
+    for column, x in ((lines[:half], 0.08), (lines[half:], 0.52)):
+        fig.text(x, 0.18, "\n".join(column), va="top", fontsize=8.5)
     return fig
 
 
