@@ -29,7 +29,7 @@ def test_default_run_writes_the_four_outputs(baseline_dir):
     manifest = json.loads((baseline_dir / "manifest.json").read_text())
     assert {"scenario", "model_sha256", "versions", "engine", "dt", "command_line", "wall_time_s"} <= set(manifest)
     header = (baseline_dir / "trajectories.csv").read_text().splitlines()[0].split(",")
-    assert header[0] == "time" and "Strategic Partnership Index" in header
+    assert header[0] == "time" and "Strategic Partnership Index" in header and "Strategic Commitment" in header
 
 
 def test_rerun_without_force_is_refused_and_keeps_the_results(baseline_dir, capsys):
@@ -47,10 +47,14 @@ def test_force_overwrites(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_set_changes_the_run_and_is_recorded(tmp_path):
+def test_set_changes_the_run_and_is_recorded(tmp_path, baseline_dir):
     assert main(["run", "-o", str(tmp_path), "--set", "war start year=2100"]) == 0
     summary = json.loads((tmp_path / "baseline" / "summary.json").read_text())
-    assert summary["transition_year"] is None
+    # Without the war Iran never supplies Russia: Reciprocity = 1 - |RI - 0| / RI = 0, so the
+    # two-sided phase the baseline reaches in 2025 never comes
+    assert json.loads((baseline_dir / "summary.json").read_text())["phase_by_year"]["2025"] == 2
+    assert summary["indicators"]["Reciprocity"]["2025"] == 0
+    assert 2 not in summary["phase_by_year"].values() and summary["transition_year"] is None
     manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
     assert manifest["scenario"]["constants"]["war start year"] == 2100
 
@@ -100,7 +104,8 @@ def test_model_run_uses_the_models_own_settings(tmp_path):
 def test_describe_and_scenarios(capsys):
     assert main(["describe", "war start year"]) == 0
     out = capsys.readouterr().out
-    assert "2022.15" in out and "Year" in out and "row 25" in out
+    # the model file cites its sources by date (events.csv 2022-02-24), not by row
+    assert "2022.15" in out and "Year" in out and "events.csv 2022-02-24" in out
     assert main(["describe", "war strat year"]) == 2
     capsys.readouterr()
     assert main(["scenarios"]) == 0

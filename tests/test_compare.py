@@ -31,6 +31,7 @@ def synthetic(name, time, phase_switch=None, level=0.0, sha="a" * 64, dt=0.0625)
         "Cooperation Depth": level + 0.01 * (time - 2010),
         "Reciprocity": np.full_like(time, level),
         "Strategic Partnership Index": 0.02 * (time - 2010),
+        "Strategic Commitment": 0.03 * (time - 2010),
         "Partnership Phase": phase,
         "Cumulative Transfer Value Russia to Iran": 10.0 * (time - 2010) * (1 + level),
     }, index=pd.Index(time, name="time"))
@@ -154,10 +155,13 @@ def test_table_numbers_equal_the_runs_summaries(folders):
         for name in comparison.variables:
             for year in ("2025", "2030", "2035"):
                 assert row[f"{name} {year}"] == pytest.approx(summary["indicators"][name][year])
-    # the war made the difference the article claims: no war, no transition, no reciprocity
-    nowar = table.loc[runs[1].name]
-    assert math.isnan(nowar["transition_year"]) and table.loc["baseline", "transition_year"] > 2022
-    assert nowar["Reciprocity 2025 diff"] < -0.5
+    # the war made the difference the article claims: no war, no reciprocity, no two-sided phase.
+    # Without the war Russia needs no Iranian munitions, Iran->Russia stays 0 and Reciprocity
+    # = 1 - |RI - 0| / RI = 0, below the two sided threshold: phase 2 cannot occur.
+    nowar, base = table.loc[runs[1].name], table.loc["baseline"]
+    assert nowar["Reciprocity 2025"] == 0 and nowar["years_phase_2"] == 0
+    assert base["Reciprocity 2025"] > 0 and base["years_phase_2"] > 0  # two-sided in 2025 (the baseline's finding)
+    assert nowar["Reciprocity 2025 diff"] == pytest.approx(-base["Reciprocity 2025"])
     assert nowar["cumulative_ri_value_2010_2024 diff"] < 0
 
 
@@ -192,9 +196,10 @@ def test_events_follow_each_runs_constants(run_scenario):
     assert {(round(e["year"], 2), tuple(e["runs"]), e["reference"]) for e in wars} == {
         (2022.15, ("baseline",), True), (2024.0, ("late",), False)}  # 2100 lies beyond the horizon
     labels = {e["label"] for e in events}
-    assert {"S-300 delivery", "US JCPOA exit", "treaty", "snapback"} <= labels
-    s300 = next(e for e in events if e["label"] == "S-300 delivery")
-    assert 2016 <= s300["year"] < 2017 and set(s300["runs"]) == {"baseline", "late", "never"}
+    assert {"UNSCR 1929", "JCPOA", "US JCPOA exit", "treaty", "snapback", "war on Iran"} <= labels
+    # dated by the model file's constants, the same in every run: jcpoa implementation year = 2016.04
+    jcpoa = next(e for e in events if e["label"] == "JCPOA")
+    assert jcpoa["year"] == pytest.approx(2016.04) and set(jcpoa["runs"]) == {"baseline", "late", "never"}
 
 
 def test_gather_refuses_missing_paths_and_foreign_folders(tmp_path):

@@ -38,12 +38,19 @@ def test_close_events_share_one_label():
     assert texts == ["war", "war (b)", "snapback / treaty"]
 
 
+# The baseline never reaches phase 3. With these settings (each within its declared range)
+# commitment passes a threshold at the low end of its range: Russia's other interests hold nothing
+# back and shared isolation counts five times. The run gives the timeline a transition to mark.
+COMMITTED = {"divergence effect": 0, "cw isolation": 5, "strategic threshold": 0.5}
+
+
 @pytest.fixture(scope="module")
 def comparison(run_scenario):
     runs = [run_scenario("baseline"), run_scenario("baseline", **{"war start year": 2024}),
-            run_scenario("no_war")]
+            run_scenario("no_war"), run_scenario("baseline", **COMMITTED)]
     runs = [from_result(r, summary_of(r)) for r in runs]
     runs[1] = type(runs[1])(**{**runs[1].__dict__, "name": "late_war"})
+    runs[3] = type(runs[3])(**{**runs[3].__dict__, "name": "committed"})
     return build_comparison(runs, variables=["Cooperation Depth", "Arms Transfers Iran to Russia",
                                              "Partnership Phase"])
 
@@ -83,15 +90,20 @@ def test_moved_event_is_drawn_in_the_runs_colour(comparison):
 def test_phase_timeline_one_bar_per_run_and_transition_marked(comparison):
     phases = {r.name: r.trajectories["Partnership Phase"].to_numpy() for r in comparison.runs}
     transitions = {r.name: r.summary["transition_year"] for r in comparison.runs}
-    assert transitions["no_war"] is None and transitions["baseline"] is not None
+    assert transitions["no_war"] is None and transitions["baseline"] is None  # the partnership stays tactical
+    assert transitions["committed"] is not None
     fig = figure_phase_timeline(comparison.time, phases, transitions,
                                 run_styles(comparison.names, comparison.reference), "baseline")
     ax = fig.axes[0]
     bars = [c for c in ax.collections if len(c.get_paths())]
     assert len(bars) == len(comparison.runs)
-    strategic = to_hex(PHASE_COLOURS[3])
-    assert strategic in {to_hex(c) for c in bars[0].get_facecolors()}  # the baseline turns strategic
-    assert {to_hex(c) for c in bars[2].get_facecolors()} == {to_hex(PHASE_COLOURS[1])}  # no war stays in phase 1
+    colours = [{to_hex(c) for c in bar.get_facecolors()} for bar in bars]  # in the order of the runs
+    # each bar shows the phases its run passes through, read from the run itself
+    for run, shown in zip(comparison.runs, colours):
+        held = {int(p) for p in np.rint(run.trajectories["Partnership Phase"].to_numpy())}
+        assert shown == {to_hex(PHASE_COLOURS[p]) for p in held}, run.name
+    assert to_hex(PHASE_COLOURS[3]) in colours[3] and to_hex(PHASE_COLOURS[3]) not in colours[0]
+    assert colours[2] == {to_hex(PHASE_COLOURS[1])}  # no war stays in phase 1
     diamonds = [line for line in ax.get_lines() if line.get_marker() == "D"]
     assert sorted(float(d.get_xdata()[0]) for d in diamonds) == sorted(
         t for t in transitions.values() if t is not None)

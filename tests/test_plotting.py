@@ -24,6 +24,7 @@ def synthetic() -> dict:
     ramp = np.linspace(0, 1, len(TIME))
     return {"Arms Transfers Russia to Iran": 100 * ramp, "Arms Transfers Iran to Russia": 50 * ramp[::-1],
             "Cooperation Depth": ramp, "Reciprocity": ramp ** 2, "Strategic Partnership Index": ramp / 2,
+            "Strategic Commitment": 0.8 * ramp,
             "Mutual Trust": ramp, PHASE: np.where(TIME < 2022, 1, np.where(TIME < 2028, 2, 3)).astype(float)}
 
 
@@ -56,12 +57,21 @@ def test_frame_has_no_data_until_filled():
 
 
 def test_phases_shaded_and_threshold_drawn():
-    fig = figure_trajectories(TIME, synthetic(), "t", constants={"strategic threshold": 0.7})
+    constants = {"strategic threshold": 0.7, "two sided threshold": 0.3}
+    fig = figure_trajectories(TIME, synthetic(), "t", constants=constants)
     indices = next(ax for ax in fig.axes if ax.get_title(loc="left") == "Partnership indices")
     (bands,) = indices.collections
     assert len(bands.get_paths()) == 3  # one band per phase
-    assert THRESHOLDS["strategic threshold"] == "Strategic Partnership Index"
+    assert "Strategic Commitment" in [line.get_label() for line in indices.get_lines()]
     assert any(np.allclose(line.get_ydata(), 0.7) for line in indices.get_lines())
+    assert any(np.allclose(line.get_ydata(), 0.3) for line in indices.get_lines())
+    # the strategic threshold belongs to Strategic Commitment: without it, it is not drawn
+    assert THRESHOLDS["strategic threshold"] == "Strategic Commitment"
+    data = {k: v for k, v in synthetic().items() if k != "Strategic Commitment"}
+    fig = figure_trajectories(TIME, data, "t", constants=constants)
+    indices = next(ax for ax in fig.axes if ax.get_title(loc="left") == "Partnership indices")
+    assert not any(np.allclose(line.get_ydata(), 0.7) for line in indices.get_lines())
+    assert any(np.allclose(line.get_ydata(), 0.3) for line in indices.get_lines())
 
 
 def test_phase_spans_cover_the_run():

@@ -46,7 +46,7 @@ series:
 uncertainties:
   escalation rate: {dist: uniform, low: 0.5, high: 5}
   trust erosion time: {dist: triangular, low: 0.5, mode: 1, high: 2}
-outputs: [Cooperation Depth, Reciprocity, Strategic Partnership Index, Partnership Phase]
+outputs: [Cooperation Depth, Reciprocity, strategic commitment, Partnership Phase]
 """
 
 
@@ -59,7 +59,8 @@ def check_full(s: Scenario) -> None:
     assert s.series["western pressure multiplier"] == ((2010.0, 1.0), (2026.0, 1.3))
     assert s.uncertainties["escalation rate"] == Uncertainty("escalation rate", "uniform", 0.5, 5.0)
     assert s.uncertainties["trust erosion time"].mode == 1.0
-    assert s.outputs == DEFAULT_OUTPUTS
+    # as listed, each resolved to the model's spelling
+    assert s.outputs == ("Cooperation Depth", "Reciprocity", "Strategic Commitment", "Partnership Phase")
 
 
 def check_minimal(s: Scenario) -> None:

@@ -25,9 +25,12 @@ def test_vary_all_keeps_the_scenarios_uncertainties_and_adds_every_ranged_consta
     assert len(problem.names) > 120 and problem.source == "all ranged constants"
     own = list(scenario.uncertainties)
     assert list(problem.names[:len(own)]) == own  # first, with their own distributions
-    assert problem.uncertainties[own.index("trust building time")].dist == "triangular"
-    others = problem.uncertainties[len(own):]
     info = model_info(scenario.model)
+    assert list(problem.uncertainties[:len(own)]) == [scenario.uncertainties[n] for n in own]
+    # which is not the declared range: e.g. war end year is sampled over 2027-2043, declared [2010, 2100]
+    declared = {n: (info.variables[n].low, info.variables[n].high) for n in own}
+    assert any((u.low, u.high) != declared[u.name] for u in problem.uncertainties[:len(own)])
+    others = problem.uncertainties[len(own):]
     assert all(u.dist == "uniform" and (u.low, u.high) == (info.variables[u.name].low, info.variables[u.name].high)
                for u in others)
 

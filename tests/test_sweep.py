@@ -66,16 +66,22 @@ def test_sweep_writes_the_documented_files(tmp_path):
     from defdip.core.model import model_info
     from defdip.sweep.report import QUANTILES
 
-    code = main(["sweep", str(BASELINE), "--method", "sobol", "--samples", "8", "--seed", "3",
-                 "--vary", "war fatigue rate=0:0.1", "--vary", "strategic threshold=0.65:0.8",
+    # The baseline never reaches phase 3; with commitment raised (Russia's other interests holding
+    # nothing back, shared isolation weighted 5, both within their declared ranges) runs with a low
+    # threshold pass it, so the sample holds runs with and without a transition.
+    committed = tmp_path / "committed.yaml"
+    committed.write_text(f"name: committed\ndescription: test\nextends: {BASELINE}\n"
+                         "constants: {divergence effect: 0, cw isolation: 5}\n")
+    code = main(["sweep", str(committed), "--method", "sobol", "--samples", "8", "--seed", "3",
+                 "--vary", "war fatigue rate=0:0.1", "--vary", "strategic threshold=0.5:0.65",
                  "--outcome", "transition year", "--outcome", "Mutual Trust@2030",
                  "--engine", FAST, "-o", str(tmp_path)])
     assert code == 0
-    folder = tmp_path / "baseline-sobol"
+    folder = tmp_path / "committed-sobol"
     for name in ("samples.csv", "outcomes.csv", "indices.csv", "percentiles.nc", "summary.json",
                  "manifest.json", "fan.png", "fan.svg", "sobol.png", "transition.png"):
         assert (folder / name).is_file(), name
-    assert not (tmp_path / "baseline-sobol.partial").exists()
+    assert not (tmp_path / "committed-sobol.partial").exists()
     constants = ["war fatigue rate", "strategic threshold"]
     samples, experiments = read_exact(folder / "samples.csv"), read_exact(folder / "outcomes.csv")
     assert list(samples.columns) == constants and len(samples) == 8 * (2 * 2 + 2)
@@ -100,7 +106,7 @@ def test_sweep_writes_the_documented_files(tmp_path):
     indices = pd.read_csv(folder / "indices.csv")
     assert set(indices["index"]) == {"S1", "ST", "S2"}
     assert set(indices["outcome"]) == {"transition year", "Mutual Trust@2030"}
-    problem = {"num_vars": 2, "names": constants, "bounds": [[0.0, 0.1], [0.65, 0.8]]}
+    problem = {"num_vars": 2, "names": constants, "bounds": [[0.0, 0.1], [0.5, 0.65]]}
     direct = sobol.analyze(problem, experiments["Mutual Trust@2030"].to_numpy(), calc_second_order=True,
                            num_resamples=10, seed=0)
     for key in ("S1", "ST"):

@@ -75,8 +75,17 @@ def test_shipped_model_is_consistent():
 
 
 def test_units_error_in_shipped_copy_is_reported(tmp_path):
+    """ri preparation time [Year] is read twice in the model file: the stock RI Arms in Preparation
+    starts at pre 2010 delivery rate [Million/Year] * it, and Arms Transfers Russia to Iran
+    [Million/Year] = RI Arms in Preparation [Million] / it. Declared Dmnl, both go wrong."""
     text = (ROOT / "models" / "iran_russia.mdl").read_text()
-    text = text.replace("ri delivery time = 0.42\n\t~\tYear", "ri delivery time = 0.42\n\t~\tDmnl")
-    (mismatch,) = check_units(_write(tmp_path, text))
-    assert mismatch.variable == "Arms Transfers Russia to Iran"
-    assert {mismatch.expected, mismatch.found} == {"Million/Year", "Million"}
+    declared = "ri preparation time = 0.5\n\t~\tYear"
+    assert declared in text
+    text = text.replace(declared, "ri preparation time = 0.5\n\t~\tDmnl")
+    found = {m.variable: m for m in check_units(_write(tmp_path, text))}
+    assert set(found) == {"Arms Transfers Russia to Iran", "RI Arms in Preparation"}
+    assert {found["Arms Transfers Russia to Iran"].expected, found["Arms Transfers Russia to Iran"].found} == \
+        {"Million/Year", "Million"}
+    assert {found["RI Arms in Preparation"].expected, found["RI Arms in Preparation"].found} == \
+        {"Million/Year", "Million"}
+    assert "initial value" in found["RI Arms in Preparation"].message()

@@ -1,7 +1,7 @@
 """The verdict under its definitions: does "strategic by 2030" survive another reading of "strategic"?
 
 The strategic phase is defined by constants of the model (``core.case``): the strategic
-threshold on the Strategic Partnership Index, how the index aggregates its four components
+threshold on Strategic Commitment, how the grounds of commitment aggregate
 (``index aggregation``: weighted arithmetic mean, geometric mean, minimum), whether
 Reciprocity needs a volume floor, and how long phase 3 must hold (``transition
 persistence``, read by the analysis). Each :class:`Definition` changes one of them from

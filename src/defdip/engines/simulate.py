@@ -75,10 +75,17 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
     t = scenario.time
     kwargs = {"params": scenario.params(), "return_columns": columns, "final_time": t.end,
               "time_step": t.dt, "saveper": t.saveper}
-    if t.start != info.control("INITIAL TIME"):
-        kwargs["initial_condition"] = (t.start, {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PySD's own deprecation chatter
+        if t.start != info.control("INITIAL TIME"):
+            # A later (or earlier) start is a new INITIAL TIME, as in Vensim and the compiled
+            # engine: stocks start at their initial expressions evaluated at that time. PySD's
+            # initial_condition=(time, {}) would keep the values computed for the file's own
+            # INITIAL TIME, so set the parameters, move the clock, initialise, then run on.
+            model.set_components(kwargs.pop("params"))
+            model.time.set_control_vars(initial_time=t.start)
+            model.initialize()
+            kwargs["initial_condition"] = "current"
         frame = model.run(**kwargs)  # flattened by PySD: one column per subscript element
     frame.index.name = "time"
     return frame
