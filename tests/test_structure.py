@@ -14,7 +14,11 @@ from defdip.core.model import DEFAULT_MODEL
 from defdip.figures import structure as diagram_figure
 
 TEACUP = Path(__file__).resolve().parent / "models" / "golden" / "teacup" / "teacup.mdl"
-PROJECT_LOOPS = ("R1", "R2", "B1", "B2", "B3", "B4")
+# The loops the model's .About group documents, read from models/iran_russia.mdl by hand.
+PROJECT_LOOP_LABELS = ("R1 reciprocity", "R2 shared isolation", "R3 commitment", "R4 crisis solidarity",
+                       "R5 institutional deepening", "B1 sanctions gate", "B2 Russian balancing",
+                       "B3 localisation", "B4 war termination", "B5 second supplier")
+PROJECT_LOOPS = tuple(label.split()[0] for label in PROJECT_LOOP_LABELS)
 
 # A logistic population: births feed Population (R1), crowding restrains births (B1).
 # "noise" uses a constant only, so a loop documented through it is broken.
@@ -193,8 +197,8 @@ def test_loop_polarity():
     assert diagram.loop_polarity("B4 war termination") == "balancing"
 
 
-def test_project_documents_six_loops(project_loops):
-    assert tuple(label.split()[0] for label in project_loops) == PROJECT_LOOPS
+def test_project_documents_ten_loops(project_loops):
+    assert tuple(project_loops) == PROJECT_LOOP_LABELS
 
 
 # --- the documented loops against the equations, read here from the .mdl text --------------
@@ -343,12 +347,26 @@ def test_key_structure_collapses_through_dropped_auxiliaries(tiny):
     assert key.has_edge("Population", "births")
 
 
-def test_key_structure_of_the_project(project_graph, project_loops):
+def test_key_structure_of_the_project(project_graph, project_loops, project_equations):
     key = diagram.key_structure(project_graph, project_loops, extra=diagram_figure.INDICATORS)
     stocks = {n for n, kind in project_graph.nodes(data="kind") if kind == "stock"}
     assert stocks <= set(key)
-    assert len(key) < 40
-    assert key.has_edge("sanctions for arms trade", "Sanctions Pressure")
+    on_loops = {n for chain in project_loops.values() for element in diagram.resolve_chain(project_graph, chain)
+                for n in element}
+    assert on_loops <= set(key)
+    assert set(diagram_figure.INDICATORS) <= set(key)
+    # Much smaller than the model: under half of the variables the .mdl defines (read from its text).
+    uses, _ = project_equations
+    assert len(key) < len(uses) / 2
+    # Read from the .mdl: indicated commitment = commitment grounds * (...), and commitment grounds
+    # (on no documented chain) combines Sustained Reciprocity and Mutual Trust. The auxiliary is
+    # dropped, its influence stays, as the R3 and R4 links.
+    assert "commitment grounds" not in key
+    assert key.edges["Sustained Reciprocity", "indicated commitment"] == {"link": "info", "loops": ["R3"]}
+    assert key.edges["Mutual Trust", "indicated commitment"] == {"link": "info", "loops": ["R4"]}
+    # sanctions imposition is the inflow of Sanctions Pressure, on both R2 and B1.
+    assert key.edges["sanctions imposition", "Sanctions Pressure"]["link"] == "flow"
+    assert sorted(key.edges["sanctions imposition", "Sanctions Pressure"]["loops"]) == ["B1", "R2"]
 
 
 def test_layout_places_every_key_variable_without_overlap(project_graph, project_loops):
@@ -362,6 +380,21 @@ def test_layout_places_every_key_variable_without_overlap(project_graph, project
         assert apart, f"{a!r} and {b!r} overlap"
 
 
+def test_layout_marks_every_named_loop_off_the_boxes(project_graph, project_loops):
+    """One mark per documented loop, none on a label box, every box on the canvas."""
+    key = diagram.key_structure(project_graph, project_loops, extra=diagram_figure.INDICATORS)
+    boxes = diagram_figure.node_boxes(key, diagram_figure.structure_layout(key.nodes))
+    ax = diagram_figure.draw_structure(project_graph, project_loops)
+    marks = {t.get_text().split("\n")[1]: t.get_position() for t in ax.texts if t.get_text().startswith("\u21bb")}
+    assert sorted(marks) == sorted(PROJECT_LOOPS)
+    for code, (x, y) in marks.items():
+        on = [n for n, (x0, y0, x1, y1) in boxes.items() if x0 <= x <= x1 and y0 <= y <= y1]
+        assert not on, f"mark {code} sits on {on}"
+    (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+    for name, (x0, y0, x1, y1) in boxes.items():
+        assert left <= x0 and x1 <= right and bottom <= y0 and y1 <= top, name
+
+
 def test_draw_structure_on_given_axes(project_graph, project_loops):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -371,8 +404,10 @@ def test_draw_structure_on_given_axes(project_graph, project_loops):
     ax = fig.add_subplot()
     assert diagram_figure.draw_structure(project_graph, project_loops, ax=ax) is ax
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "R1 reciprocity (reinforcing)" in legend
-    assert "B3 localisation (balancing)" in legend
+    # R and B from each label's code, as the .About group documents them.
+    expected = [f"{label} ({'reinforcing' if label[0] == 'R' else 'balancing'})" for label in PROJECT_LOOP_LABELS]
+    assert legend[-len(expected):] == expected
+    assert "R4 crisis solidarity (reinforcing)" in legend and "B5 second supplier (balancing)" in legend
 
 
 def test_draw_structure_places_unknown_variables_below(tiny):
@@ -388,4 +423,4 @@ def test_write_structure_figure(tmp_path, suffix, magic):
     if suffix == ".png":
         from matplotlib.image import imread
 
-        assert imread(out).shape[:2] == (1000, 1600)
+        assert imread(out).shape[:2] == (1400, 2300)  # the 23 x 14 inch layout at 100 dpi

@@ -24,52 +24,98 @@ from defdip.core.names import canonical
 
 INDICATORS = STRUCTURE_INDICATORS
 
-# Hand-ordered layout of the project model on a 16 x 10 canvas [figure inches]:
-# drivers left, the Russia->Iran channel above the Iran->Russia channel (the
-# sanctions they share between them), soft channels, then indicators. A
-# variable not listed here is placed on an extra row below.
+# Hand-ordered layout of the project model on a 23 x 14 canvas [figure inches]:
+# drivers left; the Russia->Iran channel (contracts left to right, the delivery
+# gate below them) above the Iran->Russia channel and the war economy, with the
+# sanctions both channels feed on the row between them; soft channels and
+# commitment (commitment on top, trust below, then institutions and the
+# channels' stocks); indicators right, the legend below them. A variable not
+# listed here is placed on an extra row below.
+_WIDTH, _HEIGHT = 23, 14
 _BANDS = (  # title, x0, y0, x1, y1, colour
-    ("Drivers", 0.1, 0.1, 2.5, 9.9, "#f3e9dc"),
-    ("Russia \u2192 Iran channel", 2.7, 5.45, 9.7, 9.9, "#e3eef9"),
-    ("Iran \u2192 Russia channel", 2.7, 0.1, 9.7, 4.55, "#e6f4e6"),
-    ("Soft channels", 9.9, 0.1, 12.7, 9.9, "#f1e6f5"),
-    ("Indicators", 12.9, 4.0, 15.9, 9.9, "#eeeeee"),
+    ("Drivers", 0.1, 0.1, 2.5, 13.9, "#f3e9dc"),
+    ("Russia \u2192 Iran channel", 2.7, 7.6, 13.3, 13.9, "#e3eef9"),
+    ("Iran \u2192 Russia channel and war economy", 2.7, 0.1, 13.3, 6.4, "#e6f4e6"),
+    ("Soft channels and commitment", 13.5, 0.1, 19.0, 13.9, "#f1e6f5"),
+    ("Indicators", 19.2, 5.4, 22.9, 13.9, "#eeeeee"),
 )
 _POSITIONS = {
-    "jcpoa status": (1.3, 8.4),
-    "russia west relations": (1.3, 6.6),
-    "sanctions pressure": (1.3, 5.0),
-    "iran threat perception": (1.3, 3.3),
-    "ukraine war intensity": (1.3, 1.2),
-    "sanctions for arms trade": (4.2, 5.0),
-    "iran unmet arms demand": (3.6, 9.0),
-    "ri order backlog": (5.35, 9.0),
-    "arms transfers russia to iran": (7.1, 9.0),
-    "cumulative transfer value russia to iran": (8.85, 9.0),
-    "russian willingness to supply": (3.6, 7.4),
-    "russian supply gate": (5.9, 7.4),
-    "regional alarm": (8.3, 7.0),
-    "russian political cost": (5.9, 6.1),
-    "iran need for russia": (3.6, 3.6),
-    "iran willingness to supply": (5.9, 3.6),
-    "ir supply pipeline": (5.9, 2.3),
-    "arms transfers iran to russia": (8.3, 2.3),
-    "russian reliance on iran": (8.3, 3.8),
-    "munitions gap": (3.6, 1.0),
-    "russian military demand": (5.9, 1.0),
-    "demand decline": (4.7, 0.45),
-    "russian localised production": (8.3, 0.8),
-    "technical and industrial exchange": (11.3, 1.6),
-    "training and exercises": (11.3, 3.8),
-    "mutual trust": (11.3, 6.2),
-    "institutionalisation": (11.3, 8.4),
-    "partnership phase": (14.4, 9.0),
-    "strategic partnership index": (14.4, 7.7),
-    "reciprocity": (14.4, 6.2),
-    "cooperation depth": (14.4, 4.8),
+    # drivers
+    "jcpoa status": (1.3, 12.3),
+    "russia west relations": (1.3, 10.3),
+    "sanctions pressure": (1.3, 7.0),
+    "iran threat perception": (1.3, 5.2),
+    "ukraine war intensity": (1.3, 0.8),
+    # the sanctions between the two channels (B1, R2)
+    "sanctions imposition": (3.6, 7.0),
+    "indicated sanctions pressure": (4.9, 7.0),
+    "sanctions for arms trade": (6.5, 7.0),
+    # Russia -> Iran: top-tier requests, the contract pipeline, the delivery gate, alarm
+    "iran claims on cancelled contracts": (5.3, 13.05),
+    "iran top tier requests": (7.05, 13.05),
+    "top tier contracting": (8.8, 13.05),
+    "top tier release": (10.55, 13.05),
+    "iran unmet arms demand": (3.55, 11.8),
+    "ri contracts in negotiation": (5.3, 11.8),
+    "ri order backlog": (7.05, 11.8),
+    "ri production starts": (8.8, 11.8),
+    "ri arms in preparation": (10.55, 11.8),
+    "arms transfers russia to iran": (12.3, 11.8),
+    "russian delivery cost": (5.3, 10.55),
+    "russian delivery gate": (7.05, 10.55),
+    "cumulative transfer value russia to iran": (12.3, 10.45),
+    "russian willingness to supply": (8.8, 9.2),
+    "regional alarm": (5.3, 8.2),
+    "alarm rise": (7.05, 8.2),
+    "russia to iran transfer index": (10.55, 8.3),
+    # Iran -> Russia: Iran's willingness, the supply pipeline, Russia's reliance
+    "iran need for russia": (3.55, 5.65),
+    "iran willingness to supply": (5.3, 5.65),
+    "iran to russia transfer index": (7.05, 5.65),
+    "russian reliance on iran": (8.8, 5.65),
+    "iran defence industrial capacity": (3.55, 4.4),
+    "ir contracting": (5.3, 4.5),
+    "ir supply pipeline": (7.05, 4.5),
+    "arms transfers iran to russia": (8.8, 4.5),
+    "cumulative transfer value iran to russia": (10.55, 4.5),
+    # the war economy: Russian demand, localisation (B3), North Korea (B5)
+    "russian military demand": (5.3, 3.2),
+    "localisation growth": (8.8, 3.2),
+    "demand decline": (3.55, 2.6),
+    "demand build up": (5.05, 2.0),
+    "munitions gap": (7.05, 2.0),
+    "russian localised production": (8.8, 2.0),
+    "nk supply growth": (7.4, 0.75),
+    "north korean supply to russia": (9.2, 0.75),
+    # commitment (R3) and crisis support (R4)
+    "strategic commitment": (14.45, 13.05),
+    "commitment building": (16.25, 13.05),
+    "sustained reciprocity": (18.05, 13.05),
+    "crisis support level": (14.45, 11.8),
+    "indicated commitment": (16.25, 11.8),
+    "reciprocity memory update": (18.05, 11.8),
+    "russian crisis support": (14.45, 10.55),
+    "crisis letdown": (14.45, 9.3),
+    "defection rate": (14.45, 8.05),
+    # trust and institutions (R5), the channels' stocks
+    "mutual trust": (16.25, 7.45),
+    "trust building": (17.55, 7.45),
+    "trust erosion": (14.45, 6.8),
+    "institution building": (16.25, 6.2),
+    "indicated trust": (18.3, 6.2),
+    "institutionalisation": (16.25, 4.95),
+    "training and exercises": (14.45, 3.05),
+    "technical and industrial exchange": (16.25, 1.8),
+    # indicators
+    "partnership phase": (20.1, 13.05),
+    "reciprocity": (20.1, 11.8),
+    "cooperation depth": (20.1, 6.8),
 }
-_LOOP_MARKS = {"R1": (9.6, 5.0), "R2": (5.0, 4.3), "B1": (5.0, 5.75), "B2": (6.75, 7.2),
-               "B3": (7.0, 1.6), "B4": (5.6, 0.3)}
+_LOOP_MARKS = {  # inside each named loop, clear of the boxes
+    "R1": (12.6, 8.9), "R2": (2.75, 6.62), "R3": (11.45, 12.45), "R4": (15.4, 9.9), "R5": (17.15, 6.3),
+    "B1": (4.0, 7.75), "B2": (6.2, 9.4), "B3": (7.9, 2.6), "B4": (4.1, 3.4), "B5": (7.55, 1.35),
+}
+_UNKNOWN_PER_ROW = 10  # variables the layout does not know, per extra row
 _NODE_STYLE = {  # box style, face, edge colour, edge width [pt], bold label
     "stock": ("square,pad=0", "#ffffff", "#1f4e79", 1.8, True),
     "flow": ("round,pad=0,rounding_size=0.12", "#fff4e0", "#c55a11", 1.3, False),
@@ -92,7 +138,7 @@ def structure_layout(nodes) -> dict[str, tuple[float, float]]:
         else:
             unknown.append(n)
     for i, n in enumerate(sorted(unknown)):
-        pos[n] = (1.3 + (i % 8) * 2.0, -0.9 - 1.0 * (i // 8))
+        pos[n] = (1.3 + (i % _UNKNOWN_PER_ROW) * 2.0, -0.9 - 1.0 * (i // _UNKNOWN_PER_ROW))
     return pos
 
 
@@ -106,7 +152,8 @@ def draw_structure(graph: nx.DiGraph, loops: dict[str, list[str]], ax=None):
     loops : dict
         From :func:`named_loops`.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new 16 x 10 inch figure on an Agg canvas when omitted.
+        Where to draw; a new 23 x 14 inch figure (the layout's own size) on an Agg canvas when
+        omitted.
         Text and lines scale with the axes, so the picture looks the same at any size.
 
     Returns
@@ -119,15 +166,15 @@ def draw_structure(graph: nx.DiGraph, loops: dict[str, list[str]], ax=None):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(16, 10))
+        fig = Figure(figsize=(_WIDTH, _HEIGHT))
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))
     ymin = min(0.0, min(y for _, y in pos.values()) - 0.6)
-    ax.set_xlim(0, 16)
-    ax.set_ylim(ymin, 10)
+    ax.set_xlim(0, _WIDTH)
+    ax.set_ylim(ymin, _HEIGHT)
     ax.set_aspect("equal")
     ax.axis("off")
-    scale = _inches_per_unit(ax, 16, 10 - ymin)
+    scale = _inches_per_unit(ax, _WIDTH, _HEIGHT - ymin)
 
     _draw_bands(ax, scale)
     extents = node_boxes(key, pos)
