@@ -1,9 +1,10 @@
 """Cost of loop dominance, measured side by side in one run (ratios, not absolute times).
 
 1. One baseline run: ``dominance(scenario)`` against a plain run on the same (ensemble)
-   engine, both warm (model compiled and equations generated once before timing).
+   engine, both warm (the model, its link-score kernel and its loop set built once before
+   timing); the best of ``--repeat`` calls of each.
 2. A sweep: ``run_sweep`` with ``--dominance`` against the same sweep without it (no figures),
-   ``--runs`` runs (default 10,000) of the baseline's uncertainties.
+   ``--runs`` runs (default 10,000) of the baseline's uncertainties, once each.
 
 Usage: python benchmarks/bench_dominance.py [--runs N] [--repeat K]
 """
@@ -38,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     scenario = load_scenario(BASELINE)
     simulate(scenario, "ensemble")
-    dominance(scenario)  # warm: compile, generate the equations
+    dominance(scenario)  # warm: compile the engine and its link-score kernel, build the loop set
     plain = best(lambda: simulate(scenario, "ensemble"), args.repeat)
     scored = best(lambda: dominance(scenario), args.repeat)
     print(f"one baseline run: plain {plain:.3f} s, dominance {scored:.3f} s, ratio {scored / plain:.2f} (target <= 3)")

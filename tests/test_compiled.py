@@ -147,6 +147,30 @@ def test_random_equation_has_no_equation_function(tmp_path):
         equation_functions(write(tmp_path, "random.mdl", RANDOM_MODEL))
 
 
+def test_random_equation_has_no_link_score_kernel(random_model):
+    """The engine still runs the model; only its link scores (Loops That Matter) are refused."""
+    assert "draws random numbers" in random_model.program.score_refusal
+    assert random_model.program.links == ()
+    with pytest.raises(Unsupported, match="draws random numbers"):
+        random_model.link_scores(Timing(0, 10, 0.25, 0.5))
+
+
+def test_link_score_kernel_scores_a_stock_on_its_net_flow(tmp_path):
+    """Stock = INTEG(inflow - outflow), inflow = a Stock, outflow = b Stock: over [t, t + dt] the flows
+    change by a dS and b dS, the net flow by (a - b) dS, so inflow -> Stock scores a / (a - b),
+    outflow -> Stock -b / (a - b) (an outflow's sign), and Stock -> inflow 1."""
+    model = EnsembleModel.load(write(tmp_path, "two_flows.mdl",
+                                     eq("Stock", "INTEG(inflow - outflow, 1)") + eq("inflow", "0.3 * Stock")
+                                     + eq("outflow", "0.1 * Stock")))
+    _, scores = model.link_scores(Timing(0, 10, 0.25, 0.5))
+    column = {link: i for i, link in enumerate(model.program.links)}
+    assert set(column) == {("inflow", "Stock"), ("outflow", "Stock"), ("Stock", "inflow"), ("Stock", "outflow")}
+    np.testing.assert_allclose(scores[0, :-1, column["inflow", "Stock"]], 0.3 / 0.2, rtol=1e-12)
+    np.testing.assert_allclose(scores[0, :-1, column["outflow", "Stock"]], -0.1 / 0.2, rtol=1e-12)
+    np.testing.assert_allclose(scores[0, :-1, column["Stock", "inflow"]], 1.0, rtol=1e-12)
+    assert np.isnan(scores[0, -1]).all()  # the last saved time: its interval leaves the run
+
+
 # --- pysimlin: a second, independent oracle ------------------------------------------------------
 
 def simlin_runs(samples: pd.DataFrame, outputs, fixed: dict) -> dict[str, np.ndarray]:

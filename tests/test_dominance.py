@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -116,12 +119,16 @@ def test_project_graph_is_the_structure_graph():
 def test_named_loops_are_found_by_name():
     result = dominance(PROJECT)
     named = [n for n in result.loops.named if n]
-    assert len(named) == 6 and {n[:2] for n in named} == {"R1", "R2", "B1", "B2", "B3", "B4"}
+    codes = {"R1", "R2", "R3", "R4", "R5", "B1", "B2", "B3", "B4", "B5"}  # the model's .About group
+    assert len(named) == 10 and {n[:2] for n in named} == codes
     assert result.loops.unmatched == {}
     polarity = dict(zip(result.loops.ids, result.polarity()))
-    # the documented polarity wherever the loop is active along the baseline ("?": never active)
-    assert all(polarity[n] in (n[0], "?") for n in named)
-    assert sum(polarity[n] == n[0] for n in named) >= 5
+    # The documented polarity wherever the loop is active along the baseline ("?": never active), but
+    # R1 and R3, which run through RI -> Reciprocity: reinforcing only while Iran sends Russia more
+    # than Russia sends Iran, as the .About group says, and mostly balancing in the baseline.
+    fixed = [n for n in named if n[:2] not in ("R1", "R3")]
+    assert all(polarity[n] in (n[0], "?") for n in fixed)
+    assert sum(polarity[n] == n[0] for n in fixed) >= 7
 
 
 def test_an_ensemble_is_runs_side_by_side():
@@ -139,13 +146,55 @@ def test_an_ensemble_is_runs_side_by_side():
             np.testing.assert_array_equal(ensemble.dominant[j, i], alone.dominant[k, 0])
 
 
+REFERENCE = """
+import json
+import numpy as np
+from defdip.analysis import dominance as dm
+from defdip.core.model import check_model_path, file_hash
+from defdip.core.resources import BASELINE
+from defdip.core.scenario import load_scenario
+from defdip.sweep.plan import plan_sweep
+
+scenario = load_scenario(BASELINE)
+path = check_model_path(scenario.model)
+model = dm.scoring(path, file_hash(path))
+worst, same_nan, cells = 0.0, True, 0
+for rows in (None, plan_sweep(scenario, "mc", 4, 0, engine="ensemble").table):
+    _, compiled = dm.score_runs(model, scenario, rows)
+    _, reference = dm.reference_link_scores(scenario, rows, model.edges)
+    for edge, theirs in reference.items():
+        ours = compiled[:, :, model.column[edge]]
+        same_nan &= bool(np.array_equal(np.isnan(ours), np.isnan(theirs)))
+        worst = max(worst, float(np.nanmax(np.abs(ours - theirs) / np.maximum(1.0, np.abs(theirs)))))
+        cells += ours.size
+print(json.dumps({"worst": worst, "same_nan": same_nan, "cells": cells}))
+"""
+
+
+def test_compiled_link_scores_equal_the_numpy_reference():
+    """The engine's compiled link scores against ``ltm.link_score`` applied edge by edge with the numpy
+    equation functions, on the project model for sampled runs.
+
+    In a child process whose numpy evaluates exp and log with the C library, as the compiled
+    engine does (``NPY_DISABLE_CPU_FEATURES``): numpy's AVX-512 versions differ from it in the
+    last bit, which a link score amplifies near a cancellation (``Δz`` small against ``z``) to
+    about 1e-11.
+    """
+    env = dict(os.environ, NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512F AVX512_SKX AVX512_ICL AVX512_SPR")
+    done = subprocess.run([sys.executable, "-c", REFERENCE], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["same_nan"] and result["cells"] > 0
+    assert result["worst"] <= 1e-12
+
+
 def test_loop_choice():
     assert parse_loop_choice("NAMED") == "named" and parse_loop_choice("12") == 12
     with pytest.raises(InputError, match="--loops"):
         parse_loop_choice("0")
     result = dominance(PROJECT)
     assert len(select_loops(result, "all")) == len(result.loops.ids)
-    assert len(select_loops(result, 3)) <= 3 + 6
+    assert len(select_loops(result, 3)) <= 3 + 10  # the top 3 and the ten named loops
 
 
 def test_smooth_is_refused_by_name():

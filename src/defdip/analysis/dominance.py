@@ -5,10 +5,15 @@ engine, one run or one per row of a sample table, and scores every loop at every
 time with the formulas of :mod:`defdip.analysis.ltm`. A single run is an ensemble of one:
 both go through :func:`score_runs`.
 
-The trajectories come from the engine at the saved times; each equation is the engine's
-own (:func:`defdip.engines.ensemble_build.equation_functions`), so the one extra Euler
-step to ``t + dt`` and every ceteris-paribus re-evaluation repeat the engine's arithmetic
-over arrays of runs x times at once.
+The link scores come from the engine itself: its generated module has, beside the time
+loop, a compiled kernel (:meth:`defdip.engines.ensemble.EnsembleModel.link_scores`) that
+takes the saved values, makes the one extra Euler step to ``t + dt`` and every ceteris-paribus
+re-evaluation with the engine's own expressions, for every run and saved time. Loop scores,
+relative scores and dominant sets follow in one compiled pass per (run, time) cell
+(:func:`defdip.analysis.ltm.score_loops`). Everything that depends only on the model file
+(the engine, the graph, the loop set and its layout) is built once per file content.
+:func:`reference_link_scores` is the same computation with the numpy equation functions,
+kept as the reference the kernel is tested against.
 
 Loops: every simple cycle of the graph when there are at most
 :data:`defdip.analysis.ltm.MAX_EXHAUSTIVE`, else those found by the strongest-path
@@ -18,7 +23,7 @@ reported by name, the others by their variables.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +33,7 @@ import pandas as pd
 
 from defdip.analysis import ltm
 from defdip.analysis.structure import named_loops, resolve_chain
-from defdip.core.errors import InputError
+from defdip.core.errors import InputError, Unsupported
 from defdip.core.model import check_model_path, file_hash
 from defdip.core.scenario import Scenario, scenario_from_model
 from defdip.engines.ensemble import EnsembleModel, Timing
@@ -58,6 +63,9 @@ class LoopSet:
         ``"exhaustive"`` (every simple cycle) or ``"strongest-path"``.
     unmatched : dict
         Documented loops the structure does not close: label -> reason.
+    plan : LoopPlan or None
+        The loops laid out for :func:`defdip.analysis.ltm.score_loops`, on the engine's
+        link columns (None for a subset kept for reporting).
     """
 
     ids: tuple[str, ...]
@@ -66,6 +74,7 @@ class LoopSet:
     partition: np.ndarray
     discovery: str
     unmatched: dict
+    plan: ltm.LoopPlan | None = field(default=None, repr=False, compare=False)
 
     def edges(self) -> list[tuple[str, str]]:
         """Every link on some loop, once."""
@@ -180,6 +189,32 @@ def parse_loop_choice(value):
 # The entry point
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """What scoring needs of a model file, built once per file content (:func:`scoring`).
+
+    Attributes
+    ----------
+    model : EnsembleModel
+    graph : networkx.DiGraph
+        The score graph (:func:`defdip.analysis.ltm.score_graph`).
+    edges : tuple of (str, str)
+        The graph's links, in the graph's order.
+    column : dict
+        Link -> its column in the engine's link scores (:attr:`Program.links`).
+    """
+
+    model: EnsembleModel
+    graph: nx.DiGraph
+    edges: tuple
+    column: dict
+
+    def link_dict(self, scores: np.ndarray) -> dict:
+        """``(source, target) -> (N, T)`` views of the engine's ``(N, T, links)`` scores, in graph order."""
+        columns = list(np.moveaxis(scores, 2, 0))  # one view per link, made in C
+        return {e: columns[self.column[e]] for e in self.edges}
+
+
 def dominance(source, samples: pd.DataFrame | None = None, max_loops: int = ltm.MAX_EXHAUSTIVE,
               keep=None) -> Dominance:
     """Loops That Matter for one run, or for one run per row of ``samples``.
@@ -208,43 +243,43 @@ def dominance(source, samples: pd.DataFrame | None = None, max_loops: int = ltm.
     """
     scenario = as_scenario(source)
     path = check_model_path(Path(scenario.model))
-    digest = file_hash(path)  # read once: the equations, graph, cycles and loop set are cached by it
-    check_supported(path)
-    graph = _graph(path, digest)
-    cycles = _cycles(path, digest, max_loops)
-    discovery = "exhaustive" if cycles is not None else "strongest-path"
-    edges = list(graph.edges) if cycles is None else None
-    # The loop set is fixed on the first run (the scenario itself when no samples are given).
-    first = None if samples is None else samples.iloc[:1]
-    if cycles is None:
-        time, _, links = score_runs(scenario, first, edges)
-        cycles = ltm.strongest_loops(graph, links)
-    if discovery == "exhaustive":  # the same loops for every run of this model file: build them once
+    digest = file_hash(path)  # read once: the engine, graph, cycles and loop set are cached by it
+    model = scoring(path, digest)
+    if _cycles(path, digest, max_loops) is not None:  # the same loops for every run of this file: built once
         loopset = _exhaustive_loopset(path, digest, max_loops)
-    else:
-        loopset = build_loopset(graph, cycles, scenario.model, discovery)
+    else:  # the loop set is fixed on the first run (the scenario itself when no samples are given)
+        first = None if samples is None else samples.iloc[:1]
+        _, scores = score_runs(model, scenario, first)
+        cycles = ltm.strongest_loops(model.graph, model.link_dict(scores))
+        loopset = build_loopset(model, cycles, scenario.model, "strongest-path")
     if samples is None:
-        time, runs, links = score_runs(scenario, None, list(graph.edges))
-        return finish(scenario, time, runs, loopset, links)
-    return ensemble(scenario, samples, loopset, keep)
+        return one_run(scenario, model, loopset)
+    return ensemble(scenario, model, samples, loopset, keep)
 
 
-def ensemble(scenario: Scenario, samples: pd.DataFrame, loopset: LoopSet, keep=None) -> Dominance:
-    """Score an ensemble in batches of runs small enough for (loops x runs x times) arrays.
+def one_run(scenario: Scenario, model: Scoring, loopset: LoopSet) -> Dominance:
+    """Every link's and every loop's scores of the scenario itself."""
+    time, scores = score_runs(model, scenario, None)
+    every = np.arange(len(loopset.ids))
+    loop_scores, relative, flags = ltm.score_loops(cells(scores), loopset.plan, every)
+    shape = (len(every), 1, len(time))
+    return Dominance(scenario, time, np.arange(1), loopset, loop_scores.reshape(shape), relative.reshape(shape),
+                     flags.reshape(shape), model.link_dict(scores))
+
+
+def ensemble(scenario: Scenario, model: Scoring, samples: pd.DataFrame, loopset: LoopSet, keep=None) -> Dominance:
+    """Score an ensemble in batches of runs small enough for (runs x times x links) arrays.
 
     Every loop is scored (the relative scores need them all), but only the loops ``keep``
     (indices; default all) are kept, and link scores are not: for 10,000 runs of a model
     with thousands of loops they would not fit in memory.
     """
     keep = np.arange(len(loopset.ids)) if keep is None else np.asarray(keep, int)
-    steps = round((scenario.time.end - scenario.time.start) / scenario.time.saveper) + 1
-    batch = max(1, int(MEMORY_BUDGET // (8 * max(len(loopset.edges()), 1) * steps)))  # the link scores held
-    edges = loopset.edges()
     parts = []
-    for start in range(0, len(samples), batch):
-        time, runs, links = score_runs(scenario, samples.iloc[start:start + batch], edges)
-        parts.append(ltm.score_loops(links, loopset.nodes, loopset.partition, keep) if loopset.nodes else
-                     tuple(np.zeros((0, len(runs), len(time)), dtype) for dtype in (float, float, bool)))
+    for rows in batches(scenario, model, samples):
+        time, scores = score_runs(model, scenario, rows, loopset.plan.used)  # the links on some loop
+        shape = (len(keep), len(rows), len(time))
+        parts.append(tuple(a.reshape(shape) for a in ltm.score_loops(cells(scores), loopset.plan, keep)))
     kept = LoopSet(tuple(loopset.ids[i] for i in keep), tuple(loopset.nodes[i] for i in keep),
                    tuple(loopset.named[i] for i in keep), loopset.partition[keep], loopset.discovery,
                    loopset.unmatched)
@@ -252,12 +287,19 @@ def ensemble(scenario: Scenario, samples: pd.DataFrame, loopset: LoopSet, keep=N
     return Dominance(scenario, time, samples.index.to_numpy(), kept, scores, relative, flags, {})
 
 
-def finish(scenario, time, runs, loopset: LoopSet, links: dict) -> Dominance:
-    """Loop scores, relative scores and dominant sets from link scores."""
-    scores = ltm.loop_scores(links, loopset.nodes) if loopset.nodes else np.zeros((0, len(runs), len(time)))
-    relative = ltm.relative_scores(scores, loopset.partition)
-    flags = ltm.dominant(relative, loopset.partition)
-    return Dominance(scenario, time, runs, loopset, scores, relative, flags, links)
+def cells(scores: np.ndarray) -> np.ndarray:
+    """``(N, T, links)`` link scores as ``(N * T, links)``: one row per (run, time) cell (a view)."""
+    runs, times, links = scores.shape
+    return scores.reshape(runs * times, links)
+
+
+def batches(scenario: Scenario, model: Scoring, samples: pd.DataFrame):
+    """``samples`` in batches whose saved values and link scores fit :data:`MEMORY_BUDGET`."""
+    steps = round((scenario.time.end - scenario.time.start) / scenario.time.saveper) + 1
+    width = len(model.column) + len(model.model.program.score_names)
+    batch = max(1, int(MEMORY_BUDGET // (8 * max(width, 1) * steps)))
+    for start in range(0, len(samples), batch):
+        yield samples.iloc[start:start + batch]
 
 
 def as_scenario(source) -> Scenario:
@@ -270,30 +312,42 @@ def as_scenario(source) -> Scenario:
 
 
 @lru_cache(maxsize=8)
+def scoring(path: Path, digest: str) -> Scoring:
+    """The engine, score graph and link columns of a model file (cached per content; callers only read them).
+
+    Raises
+    ------
+    InputError
+        For a model with SMOOTH or DELAY, or whose equations draw random numbers.
+    """
+    model = EnsembleModel.load(path, digest)
+    program = model.program
+    check_supported(path, program)
+    if program.score_refusal:
+        raise Unsupported(program.score_refusal)
+    kinds = {name: kind for name, kind in zip(program.names, program.kinds) if kind in ("auxiliary", "stock")}
+    graph = ltm.score_graph(kinds, program.links)
+    return Scoring(model, graph, tuple(graph.edges), {e: i for i, e in enumerate(program.links)})
+
+
+@lru_cache(maxsize=8)
 def _equations(path: Path, digest: str) -> dict:
     return equation_functions(path)
 
 
 def model_equations(path) -> dict:
-    """The model's equations (cached per file content in this process)."""
+    """The model's equations as numpy functions (cached per file content in this process)."""
     path = check_model_path(Path(path))
     return _equations(path, file_hash(path))
 
 
 @lru_cache(maxsize=8)
 def _cycles(path: Path, digest: str, limit: int):
-    return ltm.enumerate_loops(_graph(path, digest), limit)
+    return ltm.enumerate_loops(scoring(path, digest).graph, limit)
 
 
-@lru_cache(maxsize=8)
-def _graph(path: Path, digest: str):
-    """The score graph of a model file (cached per content; callers only read it)."""
-    return ltm.score_graph(_equations(path, digest))
-
-
-def check_supported(path) -> None:
+def check_supported(path, program) -> None:
     """Refuse models whose SMOOTH or DELAY would hide stocks from the scores."""
-    program = EnsembleModel.load(path).program
     for name, kind in zip(program.names, program.kinds):
         if kind in STATEFUL:
             raise InputError(f"{path}: {name!r} is a {kind.upper()}; dominance needs the composite link "
@@ -307,11 +361,12 @@ def check_supported(path) -> None:
 
 @lru_cache(maxsize=8)
 def _exhaustive_loopset(path: Path, digest: str, limit: int) -> LoopSet:
-    return build_loopset(_graph(path, digest), _cycles(path, digest, limit), path, "exhaustive")
+    return build_loopset(scoring(path, digest), _cycles(path, digest, limit), path, "exhaustive")
 
 
-def build_loopset(graph: nx.DiGraph, cycles, model_path, discovery: str) -> LoopSet:
-    """The scored loops: the cycles found plus the documented loops, with ids and partitions."""
+def build_loopset(model: Scoring, cycles, model_path, discovery: str) -> LoopSet:
+    """The scored loops: the cycles found plus the documented loops, with ids, partitions and their layout."""
+    graph = model.graph
     named, unmatched = documented_cycles(graph, model_path)
     cycles = list(dict.fromkeys([*cycles, *named]))
     partition_of = ltm.cycle_partitions(graph)
@@ -321,7 +376,9 @@ def build_loopset(graph: nx.DiGraph, cycles, model_path, discovery: str) -> Loop
         labels.append(label)
         ids.append(label or " -> ".join(nodes + nodes[:1]))
         parts.append(next(partition_of[n] for n in nodes if n in partition_of))
-    return LoopSet(tuple(ids), tuple(cycles), tuple(labels), np.asarray(parts, int), discovery, unmatched)
+    partition = np.asarray(parts, int)
+    return LoopSet(tuple(ids), tuple(cycles), tuple(labels), partition, discovery, unmatched,
+                   ltm.loop_plan(model.column, cycles, partition))
 
 
 def documented_cycles(graph: nx.DiGraph, model_path) -> tuple[dict, dict]:
@@ -351,53 +408,61 @@ def documented_cycles(graph: nx.DiGraph, model_path) -> tuple[dict, dict]:
 # Runs
 
 
-def score_runs(scenario: Scenario, samples: pd.DataFrame | None, edges) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Link scores of ``edges`` for each run (in batches that keep arrays small).
+def score_runs(model: Scoring, scenario: Scenario, rows: pd.DataFrame | None, want=None):
+    """Every link's score (the engine's compiled kernel) for the scenario or for each of ``rows``.
 
     Returns
     -------
     time : ndarray (T,)
-    runs : ndarray (N,)
-    links : dict
-        ``(source, target) -> (N, T)`` [dimensionless]; NaN at the last saved time.
+    scores : ndarray (N, T, links)
+        Columns as ``model.column``; NaN at the last saved time and for links not in ``want``.
     """
-    equations = model_equations(scenario.model)
-    model = EnsembleModel.load(scenario.model)
-    n = 1 if samples is None else len(samples)
-    runs = np.arange(1) if samples is None else samples.index.to_numpy()
-    steps = round((scenario.time.end - scenario.time.start) / scenario.time.saveper) + 1
-    batch = max(1, int(MEMORY_BUDGET // (8 * max(len(edges), 1) * steps)))
-    parts = []
-    for start in range(0, n, batch):
-        rows = None if samples is None else samples.iloc[start:start + batch]
-        time, now, later = states(model, equations, scenario, rows)
-        parts.append(ltm.link_scores(equations, edges, now, later))
-    links = {e: np.concatenate([p[e] for p in parts]) for e in edges}
-    outside = time + scenario.time.dt > scenario.time.end + scenario.time.dt * 1e-6
-    for score in links.values():
-        score[:, outside] = np.nan  # the interval leaves the run
-    return time, runs, links
+    t = scenario.time
+    constants, series, size = run_inputs(scenario, rows)
+    return model.model.link_scores(Timing(t.start, t.end, t.dt, t.saveper), constants, series, size, want)
 
 
-def states(model: EnsembleModel, equations: dict, scenario: Scenario, rows: pd.DataFrame | None):
-    """Every equation input at the saved times and one step later, for a batch of runs.
-
-    Returns ``(time (T,), now, later)``; ``now`` and ``later`` map names to arrays that
-    broadcast to ``(N, T)``.
-    """
-    program = model.program
+def run_inputs(scenario: Scenario, rows: pd.DataFrame | None) -> tuple[dict, dict, int]:
+    """The engine's ``constants``, ``series`` and ``size`` for the scenario, or one run per row of ``rows``."""
     constants = dict(scenario.constants)
-    series = {k: v for k, v in scenario.series.items()}
+    series = dict(scenario.series)
     size = 1
     if rows is not None:
         size = len(rows)
         for name in rows.columns:
             constants[name] = rows[name].to_numpy(float)
             series.pop(name, None)  # a sampled constant replaces its series, as in simulate_batch
+    return constants, {k: tuple(zip(*pts)) for k, pts in series.items()}, size
+
+
+def reference_link_scores(scenario: Scenario, rows: pd.DataFrame | None, edges) -> tuple[np.ndarray, dict]:
+    """The link scores of ``edges`` with the numpy equation functions, one pass per edge.
+
+    The reference the compiled kernel is tested against (same steps, numpy arithmetic):
+    -> ``(time (T,), {(source, target): (N, T)})``, NaN at the last saved time.
+    """
+    model = EnsembleModel.load(scenario.model)
+    equations = model_equations(scenario.model)
+    time, now, later = states(model, equations, scenario, rows)
+    links = ltm.link_scores(equations, edges, now, later)
+    outside = time + scenario.time.dt > scenario.time.end + scenario.time.dt * 1e-6
+    for edge, score in links.items():
+        links[edge] = np.broadcast_to(score, np.broadcast_shapes(score.shape, (1, len(time)))).copy()
+        links[edge][:, outside] = np.nan  # the interval leaves the run
+    return time, links
+
+
+def states(model: EnsembleModel, equations: dict, scenario: Scenario, rows: pd.DataFrame | None):
+    """Every equation input at the saved times and one step later, for a batch of runs (numpy).
+
+    Returns ``(time (T,), now, later)``; ``now`` and ``later`` map names to arrays that
+    broadcast to ``(N, T)``.
+    """
+    program = model.program
+    constants, series, size = run_inputs(scenario, rows)
     t = scenario.time
     dynamic = [n for n, k in zip(program.names, program.kinds) if k not in ("constant", "control")]
-    time, values = model.run(Timing(t.start, t.end, t.dt, t.saveper), constants,
-                             {k: tuple(zip(*pts)) for k, pts in series.items()}, dynamic, size)
+    time, values = model.run(Timing(t.start, t.end, t.dt, t.saveper), constants, series, dynamic, size)
     clock = engine_clock(t.start, t.end, t.dt, time)
     now = {name: values[name] for name in dynamic}
     for name, default in zip(program.constants, program.defaults):
@@ -408,10 +473,9 @@ def states(model: EnsembleModel, equations: dict, scenario: Scenario, rows: pd.D
                      "SAVEPER": t.saveper}[name]
     now["Time"] = clock
     later_inputs = {"Time": clock + t.dt}
-    for name, points in series.items():
-        xs, ys = np.asarray(points, float).T
-        now[name] = np.interp(clock, xs, ys)
-        later_inputs[name] = np.interp(clock + t.dt, xs, ys)
+    for name, (xs, ys) in series.items():
+        now[name] = np.interp(clock, np.asarray(xs, float), np.asarray(ys, float))
+        later_inputs[name] = np.interp(clock + t.dt, np.asarray(xs, float), np.asarray(ys, float))
     order = ltm.evaluation_order(equations)
     later = ltm.step_ahead(equations, order, now, later_inputs, t.dt)
     return time, now, later

@@ -24,6 +24,15 @@ exactly: ``t + dt`` is one Euler step from the saved state. The last saved time 
 interval inside the run and scores NaN.
 
 Arrays are shaped ``(..., T)``: any leading run axes, time last.
+
+Where the work is done: the link scores of every run and saved time are computed by a kernel
+that the engine's generator writes for each model (the model's own expressions; see
+:meth:`defdip.engines.ensemble.EnsembleModel.link_scores`), with this module's formula
+(:func:`defdip.engines.ensemble_runtime.link_score`); :func:`step_ahead` and
+:func:`link_scores` are the same steps in numpy, kept as its reference. Loop scores,
+relative scores and dominant sets are one compiled pass per (run, time) cell
+(:func:`score_loops`). Both are hand-written compiled code because no library computes
+Loops That Matter over an ensemble of runs.
 """
 from __future__ import annotations
 
@@ -31,45 +40,49 @@ import graphlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
 from numba import njit
 
+from defdip.engines.ensemble_runtime import link_score as runtime_link_score
+
+CPUS = os.cpu_count() or 1  # threads for the per-cell loop kernel
 HALF = 0.5                 # share of the change a dominant loop set explains
 MAX_EXHAUSTIVE = 20_000    # more simple cycles than this: strongest-path search instead
 EXPANSION_BUDGET = 20_000  # strongest-path search: node expansions per (stock, time), shared by the nodes
+SHORT = 32                 # loop kernel: lists up to this long are sorted by insertion (no allocation)
+BLOCK_WORK = 5_000_000     # loop kernel: (cells x loops) below which one thread does it all (threads start slowly)
 
 
 # --------------------------------------------------------------------------
 # The structure
 
 
-def score_graph(equations: dict) -> nx.DiGraph:
+def score_graph(kinds: dict, links) -> nx.DiGraph:
     """The causal graph the scores live on: an edge ``x -> z`` for each input x of z's equation.
 
     Parameters
     ----------
-    equations : dict
-        Vensim name -> ``Equation`` (``name, kind, inputs, fn``) from
-        :func:`defdip.engines.ensemble_build.equation_functions`; a stock's equation is its
-        net flow.
+    kinds : dict
+        Name -> ``"stock"`` or ``"auxiliary"`` of every variable with an equation (a
+        stock's equation is its net flow), in model order.
+    links : iterable of (source, target)
+        Each input with an equation of each equation, as the compiled engine lists them
+        (:attr:`defdip.engines.ensemble_build.Program.links`); inputs without one
+        (constants, ``Time``, SMOOTH/DELAY/INITIAL states) are left out, since they start no
+        feedback.
 
     Returns
     -------
     networkx.DiGraph
-        Nodes are the variables with an equation (attribute ``kind``: ``"stock"`` or
-        ``"auxiliary"``); inputs without one (constants, ``Time``, SMOOTH/DELAY/INITIAL
-        states) are left out, since they start no feedback.
+        Nodes carry the attribute ``kind``.
     """
     graph = nx.DiGraph()
-    for name, eq in equations.items():
-        graph.add_node(name, kind=eq.kind)
-    for name, eq in equations.items():
-        for source in eq.inputs:
-            if source in equations:
-                graph.add_edge(source, name)
+    for name, kind in kinds.items():
+        graph.add_node(name, kind=kind)
+    graph.add_edges_from(links)
     return graph
 
 
@@ -182,7 +195,8 @@ def _search(active: nx.DiGraph, target: str, component: dict, budget: int) -> se
 
 
 # --------------------------------------------------------------------------
-# One step ahead
+# One step ahead, and the link scores, with numpy: the reference of the compiled kernel
+# (``link_scores`` in the engine's generated module), which repeats these steps per cell
 
 
 def evaluation_order(equations: dict) -> list[str]:
@@ -200,7 +214,9 @@ def step_ahead(equations: dict, order: list[str], now: dict, later_inputs: dict,
     Parameters
     ----------
     equations : dict
-        As for :func:`score_graph`.
+        Vensim name -> ``Equation`` (``name, kind, inputs, fn``) from
+        :func:`defdip.engines.ensemble_build.equation_functions`; a stock's equation is its
+        net flow.
     order : list of str
         From :func:`evaluation_order`.
     now : dict
@@ -237,7 +253,11 @@ def net_flow(eq, values: dict) -> np.ndarray:
 
 
 def link_scores(equations: dict, edges, now: dict, later: dict) -> dict:
-    """Link score of each edge over ``[t, t + dt]`` at every saved time.
+    """Link score of each edge over ``[t, t + dt]`` at every saved time, with numpy.
+
+    The reference the compiled kernel (``link_scores`` of the generated engine module,
+    :meth:`defdip.engines.ensemble.EnsembleModel.link_scores`) is tested against: the
+    same partial evaluations, one numpy pass per edge.
 
     Parameters
     ----------
@@ -267,53 +287,20 @@ def link_scores(equations: dict, edges, now: dict, later: dict) -> dict:
 
 
 def link_score(partial_change, change, source_change) -> np.ndarray:
-    """``|Δx z / Δz| * sign(Δx z / Δx)``, 0 where ``Δz`` or ``Δx`` is 0."""
+    """``|Δx z / Δz| * sign(Δx z / Δx)``, 0 where ``Δz`` or ``Δx`` is 0, element-wise.
+
+    The one definition is :func:`defdip.engines.ensemble_runtime.link_score`, which the
+    compiled ``link_scores`` kernel calls on numbers; this applies it to arrays.
+    """
     with np.errstate(all="ignore"):
-        score = np.abs(partial_change / change) * np.sign(partial_change / source_change)
-    inactive = (change == 0) | (source_change == 0)
-    return np.where(inactive, 0.0, score)
+        return np.asarray(runtime_link_score(np.asarray(partial_change, float), np.asarray(change, float),
+                                             np.asarray(source_change, float)))
 
 
 def loop_edges(nodes) -> list[tuple[str, str]]:
     """The links of a loop, the last closing it."""
     nodes = tuple(nodes)
     return list(zip(nodes, nodes[1:] + nodes[:1]))
-
-
-def loop_scores(scores: dict, loops) -> np.ndarray:
-    """Product of each loop's link scores -> array (L, ..., T).
-
-    A loop with a link that scores 0 wherever it is defined scores 0 too (NaN where that
-    link is NaN); it is not multiplied out. The product is taken for all loops at once, one
-    link position at a time (loops padded with a link scoring 1), so the cost is a few numpy
-    operations over (L, ..., T) arrays however many loops there are.
-    """
-    edges = tuple(scores)
-    table = link_table(edges, tuple(tuple(nodes) for nodes in loops))
-    width = table.shape[1]
-    stacked = np.stack([np.asarray(scores[e], float) for e in edges])
-    stacked = np.concatenate([stacked, np.ones((1,) + stacked.shape[1:])])  # the padding link
-    product = stacked[table[:, 0]].copy()
-    for k in range(1, width):
-        product *= stacked[table[:, k]]
-    dead = ~np.any(np.nan_to_num(stacked, nan=0.0).reshape(len(stacked), -1), axis=1)
-    dead[-1] = False
-    first_dead = np.where(dead[table], np.arange(width), width).min(axis=1)
-    idle = first_dead < width
-    product[idle] = stacked[table[idle, first_dead[idle]]] * 0.0
-    return product
-
-
-@lru_cache(maxsize=16)
-def link_table(edges: tuple, loops: tuple) -> np.ndarray:
-    """Loops as rows of link indices into ``edges``, padded with ``len(edges)`` (a link scoring 1)."""
-    index = {e: i for i, e in enumerate(edges)}
-    links = [[index[e] for e in loop_edges(nodes)] for nodes in loops]
-    table = np.full((len(links), max(map(len, links))), len(edges), np.int64)
-    for i, row in enumerate(links):
-        table[i, :len(row)] = row
-    table.flags.writeable = False
-    return table
 
 
 def relative_scores(loop_score: np.ndarray, partition: np.ndarray) -> np.ndarray:
@@ -410,98 +397,213 @@ def _dominant_kernel(relative, groups, count, threshold):
     return out
 
 
-def score_loops(scores: dict, loops, partition: np.ndarray, keep: np.ndarray, threshold: float = HALF):
-    """Loop scores, relative scores and dominant flags of the loops ``keep``, without ever holding
-    every loop's scores: -> three arrays (len(keep), ..., T).
+@dataclass(frozen=True)
+class LoopPlan:
+    """The loops of a loop set laid out for :func:`score_loops` (built once per loop set).
 
-    The same numbers as :func:`loop_scores`, :func:`relative_scores` and :func:`dominant` (every
-    loop still enters the partition totals and the ranking), computed one (run, time) cell at a
-    time in a compiled kernel, so an ensemble of thousands of runs of a model with thousands of
-    loops needs memory only for the loops kept. A product stops at its first link that is NaN
-    (the loop is NaN) or 0 (the loop is 0), which is where most loops of a large model are. The
-    cells are split over threads (the kernel releases the GIL), as the engine splits its members.
+    The loops' link sequences form a prefix tree (a trie), stored in preorder: loops that
+    start with the same links share those products, and a link that scores 0 or NaN
+    settles every loop below it at once (most loops of a large model, at most times).
+
+    Attributes
+    ----------
+    link, depth, skip : ndarray (nodes,) of int
+        Each tree node's link (a column of the link scores), its depth (1 at the top) and
+        the preorder index just past its subtree.
+    ends, below : ndarray (nodes,) of int
+        The loops ending at a node are ``leaf[ends[n]:below_start]``; the whole subtree's
+        are ``leaf[ends[n]:below[n]]`` (loops numbered in preorder).
+    leaf : ndarray (loops,) of int
+        Loop index of each preorder leaf.
+    table : ndarray (loops, width) of int
+        Each loop's link columns in order, padded with -1.
+    groups : ndarray (loops,) of int
+        Partition of each loop, numbered 0..P-1.
+    used : ndarray (links,) of bool
+        The link columns on some loop (the only ones :func:`score_loops` reads).
     """
-    edges = tuple(scores)
-    table = link_table(edges, tuple(tuple(nodes) for nodes in loops))
-    first = np.asarray(scores[edges[0]])
-    # (cells, links): a cell's link scores side by side in memory, as the kernel reads them
-    stacked = np.empty((first.size, len(edges) + 1))
-    for i, e in enumerate(edges):
-        stacked[:, i] = np.asarray(scores[e], float).ravel()
-    stacked[:, -1] = 1.0
+
+    link: np.ndarray
+    depth: np.ndarray
+    skip: np.ndarray
+    ends: np.ndarray
+    stop: np.ndarray
+    below: np.ndarray
+    leaf: np.ndarray
+    table: np.ndarray
+    groups: np.ndarray
+    used: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of partitions."""
+        return int(self.groups.max(initial=-1)) + 1
+
+
+def loop_plan(column: dict, loops, partition) -> LoopPlan:
+    """The :class:`LoopPlan` of ``loops``, whose links are the columns ``column[(source, target)]``."""
+    rows = [[column[e] for e in loop_edges(nodes)] for nodes in loops]
+    tree: dict = {}
+    for i, row in enumerate(rows):
+        node = tree
+        for c in row:
+            node = node.setdefault(c, {})
+        node.setdefault(None, []).append(i)  # None: the loops ending here
+    link, depth, skip, ends, stop, below, leaf = [], [], [], [], [], [], []
+
+    def visit(children: dict, level: int) -> None:
+        # recursion depth is the longest loop's length
+        for c, child in children.items():
+            if c is None:
+                continue
+            n = len(link)
+            link.append(c), depth.append(level), skip.append(0), below.append(0)
+            ends.append(len(leaf))
+            leaf.extend(child.get(None, []))
+            stop.append(len(leaf))
+            visit(child, level + 1)
+            skip[n], below[n] = len(link), len(leaf)
+
+    visit(tree, 1)
+    table = np.full((len(rows), max(map(len, rows), default=0)), -1, np.int64)
+    for i, row in enumerate(rows):
+        table[i, :len(row)] = row
     _, groups = np.unique(np.asarray(partition), return_inverse=True)
-    groups = groups.astype(np.int64)
-    order = np.argsort(groups, kind="stable")  # the loops of each partition, in listed order
-    offsets = np.searchsorted(groups[order], np.arange(groups.max(initial=-1) + 2))
+    arrays = (np.asarray(a, np.int64) for a in (link, depth, skip, ends, stop, below, leaf))
+    used = np.zeros(len(column), bool)
+    used[table[table >= 0]] = True
+    return LoopPlan(*arrays, table, groups.astype(np.int64).reshape(-1), used)
+
+
+def score_loops(links: np.ndarray, plan: LoopPlan, keep, threshold: float = HALF):
+    """Loop scores, relative scores and dominant flags of the loops ``keep``, without ever holding
+    every loop's scores: -> three arrays (len(keep), cells).
+
+    Parameters
+    ----------
+    links : ndarray (cells, links)
+        Link scores, a (run, time) cell's side by side (the compiled ``link_scores`` layout).
+    plan : LoopPlan
+        From :func:`loop_plan`, columns into ``links``.
+    keep : sequence of int
+        The loops (indices) whose scores are returned; every loop still enters the partition
+        totals and the ranking.
+    threshold : float
+        Share of the change a dominant loop set explains.
+
+    Notes
+    -----
+    A loop's score is the product of its link scores, taken in the loop's order; it stops at
+    the first link that is NaN (the loop is NaN) or 0 (the loop is 0), which is where most
+    loops of a large model are. The relative score divides by the sum of |loop score| of the
+    partition's loops (in loop order), and the dominant set is :func:`dominant`'s greedy rule.
+    The cells are split over threads (the kernel releases the GIL), as the engine splits its
+    members.
+    """
+    links = np.ascontiguousarray(links, dtype=float)
     keep = np.asarray(keep, np.int64)
-    cells = first.size
-    out = (np.zeros((len(keep), cells)), np.zeros((len(keep), cells)), np.zeros((len(keep), cells), bool))
-    bounds = np.linspace(0, cells, max(1, min(os.cpu_count() or 1, cells // 64)) + 1).astype(np.int64)
+    cells = len(links)
+    if not len(plan.leaf):
+        return np.zeros((len(keep), cells)), np.zeros((len(keep), cells)), np.zeros((len(keep), cells), bool)
+    # one buffer for both float outputs: one large block, which the allocator reuses (and numpy
+    # backs with huge pages) rather than faulting in 4 kB pages, a cost comparable to a small run
+    values = np.empty((2, cells, len(keep)))
+    out = (values[0], values[1], np.empty((cells, len(keep)), bool))
+    full = np.array_equal(keep, np.arange(len(plan.leaf)))  # every loop, from the tree; else the kept ones' own
+    blocks = max(1, min(CPUS, cells // 16, cells * len(plan.leaf) // BLOCK_WORK))
+    bounds = [cells * b // blocks for b in range(blocks + 1)]
 
     def block(lo, hi):
-        _cell_kernel(stacked, table, groups, order, offsets, keep, threshold, lo, hi, *out)
+        _cell_kernel(links, plan.link, plan.depth, plan.skip, plan.ends, plan.stop, plan.below, plan.leaf,
+                     plan.table, plan.groups, plan.count, keep, full, threshold, lo, hi, *out)
 
     if len(bounds) == 2:
         block(0, cells)
     else:
         with ThreadPoolExecutor(len(bounds) - 1) as pool:
-            list(pool.map(lambda b: block(*b), zip(bounds[:-1], bounds[1:])))
-    return tuple(a.reshape((len(keep),) + first.shape) for a in out)
+            list(pool.map(lambda b: block(*b), pairwise(bounds)))
+    return tuple(a.T for a in out)  # a cell's loops side by side in memory, as the kernel writes them
 
 
 @njit(cache=True, nogil=True)
-def _cell_kernel(links, table, groups, order, offsets, keep, threshold, lo, hi, kept_score, kept_relative,
-                 kept_flag):
-    loops, width = table.shape
-    count = len(offsets) - 1
-    score = np.empty(loops)
+def _cell_kernel(links, link, depth, skip, ends, stop, below, leaf, table, groups, count, keep, full, threshold,
+                 lo, hi, kept_score, kept_relative, kept_flag):
+    loops = len(leaf)
+    score = np.zeros(loops)                # the active loops' scores, by loop
+    nan_lo = np.empty(len(link), np.int64)  # the subtrees settled as NaN in this cell (preorder leaf ranges)
+    nan_hi = np.empty(len(link), np.int64)
+    product = np.ones(table.shape[1] + 1)  # the running product at each depth of the tree
+    active = np.empty(loops, np.int64)     # the loops scoring neither 0 nor NaN in this cell
+    members = np.empty(loops, np.int64)
+    start = np.empty(count + 1, np.int64)
     totals = np.empty(count)
     flag = np.zeros(loops, np.bool_)
     picked = np.empty(loops, np.int64)
     share = np.empty(loops)
+    ranks = np.empty(loops, np.int64)
     chosen = np.empty((2, loops), np.int64)
     n_chosen = np.zeros(2, np.int64)
     explained = np.zeros(2)
     for m in range(lo, hi):
-        totals[:] = 0.0
-        for i in range(loops):
-            product = 1.0
-            for k in range(width):
-                v = links[m, table[i, k]]
+        n_active = 0
+        n_nan = 0
+        n = 0
+        while n < len(link):
+            v = links[m, link[n]]
+            if np.isnan(v) or v == 0.0:  # every loop below scores NaN or 0 here
                 if np.isnan(v):
-                    product = np.nan
-                    break
-                if v == 0.0:
-                    product = 0.0
-                    break
-                product *= v
-            score[i] = product
-            if not np.isnan(product):
-                totals[groups[i]] += abs(product)
-        flag[:] = False
+                    nan_lo[n_nan], nan_hi[n_nan] = ends[n], below[n]
+                    n_nan += 1
+                n = skip[n]
+                continue
+            p = product[depth[n] - 1] * v
+            product[depth[n]] = p
+            for k in range(ends[n], stop[n]):
+                score[leaf[k]] = p
+                active[n_active] = leaf[k]
+                n_active += 1
+            n += 1
+        _sort(active, n_active)  # loop order: the order of the sums and of the ties
+        # the active loops by partition, each in loop order
+        start[:] = 0
+        for a in range(n_active):
+            start[groups[active[a]] + 1] += 1
+        for g in range(count):
+            start[g + 1] += start[g]
+        totals[:] = 0.0
+        for a in range(n_active):
+            i = active[a]
+            g = groups[i]
+            members[start[g]] = i
+            start[g] += 1
+            totals[g] += abs(score[i])
+        for g in range(count - 1, -1, -1):
+            start[g + 1] = start[g]
+        start[0] = 0
         for g in range(count):
             total = totals[g]
             if total <= 0:
                 continue
             for s in range(2):
                 sign = 1.0 if s == 0 else -1.0
-                n = 0
-                for q in range(offsets[g], offsets[g + 1]):
-                    i = order[q]
+                n_picked = 0
+                for q in range(start[g], start[g + 1]):
+                    i = members[q]
                     v = score[i]
-                    if not np.isnan(v) and v != 0.0 and np.sign(v) == sign:
-                        picked[n] = i
-                        share[n] = abs(v) / total
-                        n += 1
+                    if np.sign(v) == sign:
+                        picked[n_picked] = i
+                        share[n_picked] = abs(v) / total
+                        n_picked += 1
                 n_chosen[s] = 0
                 explained[s] = 0.0
-                if n == 0:
+                if n_picked == 0:
                     continue
-                ranks = np.argsort(-share[:n], kind="mergesort")  # stable: ties to the loop listed first
+                _rank(share, ranks, n_picked)  # by decreasing share; ties to the loop listed first
                 before = 0.0
-                for k in ranks:
+                for q in range(n_picked):
                     if before >= threshold:
                         break
+                    k = ranks[q]
                     chosen[s, n_chosen[s]] = picked[k]
                     n_chosen[s] += 1
                     before += share[k]
@@ -510,12 +612,70 @@ def _cell_kernel(links, table, groups, order, offsets, keep, threshold, lo, hi, 
             if winner >= 0:
                 for c in range(n_chosen[winner]):
                     flag[chosen[winner, c]] = True
-        for j in range(len(keep)):
-            i = keep[j]
-            v, total = score[i], totals[groups[i]]
-            kept_score[j, m] = v
-            kept_relative[j, m] = np.nan if np.isnan(v) else (v / total if total > 0 else 0.0)
-            kept_flag[j, m] = flag[i]
+        if full:  # every loop kept, in order: 0 but for the NaN subtrees and the active loops
+            kept_score[m, :] = 0.0
+            kept_relative[m, :] = 0.0
+            kept_flag[m, :] = False
+            for q in range(n_nan):
+                for k in range(nan_lo[q], nan_hi[q]):
+                    kept_score[m, leaf[k]] = np.nan
+                    kept_relative[m, leaf[k]] = np.nan
+            for a in range(n_active):
+                i = active[a]
+                total = totals[groups[i]]
+                kept_score[m, i] = score[i]
+                kept_relative[m, i] = score[i] / total if total > 0 else 0.0
+                kept_flag[m, i] = flag[i]
+        else:  # a few loops kept: their own products
+            for j in range(len(keep)):
+                i = keep[j]
+                v = 1.0
+                for k in range(table.shape[1]):
+                    if table[i, k] < 0:
+                        break
+                    w = links[m, table[i, k]]
+                    if np.isnan(w):
+                        v = np.nan
+                        break
+                    if w == 0.0:
+                        v = 0.0
+                        break
+                    v *= w
+                total = totals[groups[i]]
+                kept_score[m, j] = v
+                kept_relative[m, j] = np.nan if np.isnan(v) else (v / total if total > 0 else 0.0)
+                kept_flag[m, j] = flag[i]
+        for a in range(n_active):  # reset the flags set in this cell
+            flag[active[a]] = False
+
+
+@njit(cache=True, nogil=True)
+def _sort(values, n):
+    """``values[:n]`` sorted in place (distinct integers)."""
+    if n > SHORT:
+        values[:n] = np.sort(values[:n])
+        return
+    for a in range(1, n):
+        v = values[a]
+        b = a - 1
+        while b >= 0 and values[b] > v:
+            values[b + 1] = values[b]
+            b -= 1
+        values[b + 1] = v
+
+
+@njit(cache=True, nogil=True)
+def _rank(share, ranks, n):
+    """``ranks[:n]``: the indices of ``share[:n]`` by decreasing value, ties in index order (a stable sort)."""
+    if n > SHORT:
+        ranks[:n] = np.argsort(-share[:n], kind="mergesort")
+        return
+    for a in range(n):
+        b = a - 1
+        while b >= 0 and share[ranks[b]] < share[a]:
+            ranks[b + 1] = ranks[b]
+            b -= 1
+        ranks[b + 1] = a
 
 
 @dataclass(frozen=True)

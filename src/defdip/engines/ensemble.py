@@ -10,7 +10,8 @@ addition, values saved at the steps PySD saves, with PySD's own test for "is thi
 time"; the schedule of steps is computed here, once per horizon, with those same operations.
 Members are split over threads (the compiled code releases the GIL); each member's numbers
 depend only on its parameters and, for RANDOM functions, on (seed, member index), never on
-the batch it runs in.
+the batch it runs in. The same generated module holds the model's Loops That Matter kernel
+(:meth:`EnsembleModel.link_scores`), which scores every causal link from the saved values.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from defdip.engines.ensemble_runtime import member_keys
 
 RPREC = 1e-5       # pysd.py_backend.components.Time.rprec
 THREAD_MIN = 64    # members below which one thread runs them all (threads cost ~0.1 ms to start)
+CPUS = os.cpu_count() or 1
 COMPILING = "compiling model (first run only) ..."
 
 
@@ -61,16 +63,22 @@ class EnsembleModel:
     Use :meth:`load`; then :meth:`run` as often as needed (no state is kept between runs).
     """
 
-    def __init__(self, program: Program, path: Path, simulate):
-        self.program, self.path, self._simulate = program, path, simulate
+    def __init__(self, program: Program, path: Path, simulate, link_scores=None):
+        self.program, self.path, self._simulate, self._link_scores = program, path, simulate, link_scores
         self._index = {name: i for i, name in enumerate(program.names)}
         self._const_index = {name: i for i, name in enumerate(program.constants)}
+        self._score_picks = np.array([self._index[name] for name in program.score_names], np.int64)
+        self._score_index = {name: i for i, name in enumerate(program.score_names)}
 
     @classmethod
-    def load(cls, path) -> EnsembleModel:
-        """Compile (once per file content; cached) and load a Vensim model."""
+    def load(cls, path, digest: str | None = None) -> EnsembleModel:
+        """Compile (once per file content; cached) and load a Vensim model.
+
+        ``digest``: the file's :func:`~defdip.core.model.file_hash` when the caller has it
+        (saves reading the file again).
+        """
         path = check_model_path(Path(path))
-        return _load(path, file_hash(path))
+        return _load(path, digest or file_hash(path))
 
     def run(self, timing: Timing, constants: dict | None = None, series: dict | None = None,
             outputs=None, size: int | None = None, seed: int = 0,
@@ -103,9 +111,56 @@ class EnsembleModel:
         values : dict
             Name -> array of shape ``(N, T)``.
         """
-        C, n = self._constants(constants or {}, size)
         names = list(outputs) if outputs is not None else list(self.program.names)
         picks = np.array([self._index[self._name(name)] for name in names], np.int64)
+        saved, out = self._execute(timing, constants, series, picks, size, seed, members)
+        return saved, {name: out[:, j, :] for j, name in enumerate(names)}
+
+    def link_scores(self, timing: Timing, constants: dict | None = None, series: dict | None = None,
+                    size: int | None = None, want=None) -> tuple[np.ndarray, np.ndarray]:
+        """Run every member, then score every causal link at every saved time (Loops That Matter).
+
+        The compiled ``link_scores`` kernel of the generated module (see
+        :meth:`defdip.engines.ensemble_build._Generator._scoring`) scores the links
+        :attr:`Program.links` over ``[t, t + dt]`` from the saved values; the last saved
+        time, whose interval leaves the run, scores NaN.
+
+        Parameters
+        ----------
+        timing, constants, series, size
+            As for :meth:`run` (no random numbers: a model that draws them has no scores).
+        want : array of bool, optional
+            Which of :attr:`Program.links` to score (default all); the others are NaN.
+
+        Returns
+        -------
+        time : ndarray (T,)
+            Saved times, as :meth:`run` returns them.
+        scores : ndarray (N, T, links)
+            [dimensionless]; a cell's scores side by side, as the loop kernels read them.
+
+        Raises
+        ------
+        Unsupported
+            When the model has no kernel (:attr:`Program.score_refusal`).
+        """
+        if self._link_scores is None:
+            raise Unsupported(self.program.score_refusal or f"{self.path}: no link score kernel")
+        saved, values = self._execute(timing, constants, series, self._score_picks, size, 0, None)
+        times, rows, _ = schedule(timing)
+        clock = times[rows >= 0]  # the engine's own time at each saved step
+        ser_idx, ser_val = self._later_series(series or {}, clock + timing.dt)
+        inside = ~(saved + timing.dt > timing.end + timing.dt * 1e-6)
+        links = self.program.links
+        want = np.ones(len(links), np.bool_) if want is None else np.asarray(want, np.bool_)
+        out = np.empty((len(values), len(saved), len(links)))
+        args = (clock, ser_idx, ser_val, inside, want, float(timing.dt))
+        self._split(lambda lo, hi: self._link_scores(values[lo:hi], *args, out[lo:hi]), len(values))
+        return saved, out
+
+    def _execute(self, timing, constants, series, picks, size, seed, members) -> tuple[np.ndarray, np.ndarray]:
+        """Run every member -> ``(saved times (T,), values (N, picks, T))``."""
+        C, n = self._constants(constants or {}, size)
         times, rows, saved = schedule(timing)
         ser_idx, ser_val = self._series(series or {}, times)
         keys = member_keys(np.uint64(seed % 2**64), self._members(members, n))
@@ -114,20 +169,33 @@ class EnsembleModel:
         out = np.empty((n, len(picks), len(saved)))
         status = np.zeros(n, np.int64)
         args = (ser_idx, ser_val, times, rows, controls, picks)
-        parts = _chunks(n)  # threads: the compiled loop releases the GIL
-        if len(parts) == 1:
-            self._simulate(C, keys, *args, out, status)
-        else:
-            with ThreadPoolExecutor(len(parts)) as pool:
-                list(pool.map(lambda part: self._simulate(C[part[0]:part[1]], keys[part[0]:part[1]], *args,
-                                                          out[part[0]:part[1]], status[part[0]:part[1]]),
-                              parts))
+        self._split(lambda lo, hi: self._simulate(C[lo:hi], keys[lo:hi], *args, out[lo:hi], status[lo:hi]), n)
         if status.any():
             name = self.program.checks[int(status.max()) - 1]
             raise Unsupported(f"{self.path}: {name!r}: delay time shorter than order x TIME STEP in some "
                               "member; PySD lowers the order per run, which an ensemble cannot share; "
                               "--engine pysd runs it")
-        return saved, {name: out[:, j, :] for j, name in enumerate(names)}
+        return saved, out
+
+    @staticmethod
+    def _split(task, n: int) -> None:
+        """``task(lo, hi)`` over the members in chunks, on threads (the compiled code releases the GIL)."""
+        parts = _chunks(n)
+        if len(parts) == 1:
+            task(0, n)
+        else:
+            with ThreadPoolExecutor(len(parts)) as pool:
+                list(pool.map(lambda part: task(*part), parts))
+
+    def _later_series(self, series: dict, later: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The time series the link scores read, at ``t + dt`` of each saved time (``numpy.interp``)."""
+        idx, val = [], []
+        for name, (x, y) in series.items():
+            name = self._name(name)
+            if name in self._score_index:
+                idx.append(self._score_index[name])
+                val.append(np.interp(later, np.asarray(x, float), np.asarray(y, float)))
+        return np.array(idx, np.int64), np.array(val).reshape(len(idx), len(later))
 
     def _series(self, series: dict, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The constants given as time series and their value at every step (``numpy.interp``)."""
@@ -218,15 +286,15 @@ def schedule(timing: Timing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
-    workers = max(1, min(os.cpu_count() or 1, n // THREAD_MIN))
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    return list(pairwise(bounds))
+    workers = max(1, min(CPUS, n // THREAD_MIN))
+    return list(pairwise(n * w // workers for w in range(workers + 1)))
 
 
 @lru_cache(maxsize=8)
 def _load(path: Path, digest: str) -> EnsembleModel:
     program, module_path = _cached_program(path, digest)
-    return EnsembleModel(program, path, _compiled(module_path))
+    module = _compiled(module_path)
+    return EnsembleModel(program, path, module.simulate, getattr(module, "link_scores", None))
 
 
 def generator_hash() -> str:
@@ -243,6 +311,7 @@ def _cached_program(path: Path, digest: str) -> tuple[Program, Path]:
     cached, module = cache_dir() / f"{stem}.json", cache_dir() / f"{stem}.py"
     if cached.is_file() and module.is_file():
         raw = json.loads(cached.read_text(encoding="utf-8"))
+        raw["links"] = [tuple(link) for link in raw.get("links", ())]
         return Program(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}), module
     program = compile_model(path)
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +327,7 @@ def _write(target: Path, text: str) -> None:
 
 
 def _compiled(module_path: Path):
-    """The generated module's ``simulate``, compiled (numba caches the native code beside it)."""
+    """The generated module (``simulate``, ``link_scores``), compiled (numba caches the native code beside it)."""
     spec = importlib.util.spec_from_file_location(module_path.stem, module_path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_path.stem] = module  # numba's cached code finds its module by name
@@ -266,7 +335,7 @@ def _compiled(module_path: Path):
     cache = module_path.parent / "__pycache__"
     if not any(cache.glob(f"{module_path.stem}.simulate-*.nbi")):
         print(COMPILING, file=sys.stderr, flush=True)
-    return module.simulate
+    return module
 
 
 def saved_steps(timing: Timing) -> int:

@@ -10,8 +10,11 @@ Expressions keep PySD's own operator layout and function definitions
 operation for operation. Anything this compiler does not know is refused by name.
 
 The same expressions, with the same helpers (:mod:`defdip.engines.ensemble_runtime`),
-are also emitted one equation at a time as numpy functions (:func:`equation_functions`):
-one generator, two consumers, no second copy of the semantics.
+are also emitted, in the same module, as the compiled kernel of the model's Loops That
+Matter link scores (``link_scores``: every equation re-evaluated one step ahead and with one
+input at a time moved, for arrays of runs x saved times), and one equation at a time as numpy
+functions (:func:`equation_functions`): one generator, three consumers, no second copy of
+the semantics.
 
 Why hand-written: PySD's generated Python runs one scalar model per object, with
 per-call caching and xarray dispatch; none of the libraries of the field evaluates
@@ -108,6 +111,11 @@ class Program:
     ``rows`` the saved row of each step (-1: not saved), ``controls`` the four control
     values, ``picks`` the indices (into ``names``) to save, ``out`` (members, picks, rows),
     ``status`` per member (0, or the 1-based index into ``checks`` of a failed check).
+
+    The module also defines ``link_scores(V, clock, ser_idx, ser_val, inside, want, dt, out)``
+    (see :meth:`_Generator._scoring`), the Loops That Matter link score of each of ``links``
+    at each saved time, from ``V`` (members, ``score_names``, saved times) as ``simulate``
+    saves them; unless ``score_refusal`` says why it cannot.
     """
 
     source: str
@@ -120,6 +128,9 @@ class Program:
     structural: tuple[str, ...] = ()      # constants compiled into the code (delay and smooth orders)
     checks: tuple[str, ...] = ()          # delays whose order the run checks (status codes 1, 2, ...)
     random: bool = False                  # whether the model draws random numbers
+    links: tuple[tuple[str, str], ...] = ()  # the scored causal links (source, target), link_scores' order
+    score_names: tuple[str, ...] = ()     # the variables link_scores reads, in the order of its V
+    score_refusal: str = ""               # why the model has no link_scores ("" when it has one)
 
 
 @dataclass(frozen=True)
@@ -418,19 +429,14 @@ class _Generator:
     # -- single equations -----------------------------------------------------------------
     def equations(self) -> dict[str, Equation]:
         """Auxiliaries and stock net flows as element-wise functions (see :func:`equation_functions`)."""
-        chosen = [n for n in self.nodes.values() if n.kind in ("auxiliary", "stock")]
         lines, signatures = [], {}
-        for node in chosen:
-            ast = node.ast.flow if node.kind == "stock" else node.ast
-            body = self.expr(ast)
-            inputs = sorted(k for k in (node.flow_deps if node.kind == "stock" else node.deps)
-                            if self.nodes[k].kind != "lookup")  # a table is compiled into the function
+        for node in self._scored():
+            body, inputs = self._equation(node)
             params = [self.nodes[k].local for k in inputs]
             names = [self.nodes[k].name for k in inputs]
             used = _names_in(body)  # the templates of STEP, PULSE, RAMP read t and _dt themselves
             if "_rk" in used:
-                raise Unsupported(f"{self.path}: {node.name!r} draws random numbers: its value is not a "
-                                  "function of the other variables")
+                raise Unsupported(self._random_refusal(node))
             if "t" in used:
                 params.append("t")
                 names.append("Time")
@@ -449,6 +455,117 @@ class _Generator:
         return {name: Equation(name, kind, inputs, _elementwise(namespace[fn]))
                 for name, (kind, inputs, fn) in signatures.items()}
 
+    def _scored(self) -> list[Node]:
+        """The elements with an equation of their own: auxiliaries and INTEG stocks (node order)."""
+        return [n for n in self.nodes.values() if n.kind in ("auxiliary", "stock")]
+
+    def _equation(self, node: Node) -> tuple[str, list[str]]:
+        """An auxiliary's expression or a stock's net flow, and the keys of the elements it reads."""
+        ast = node.ast.flow if node.kind == "stock" else node.ast
+        inputs = sorted(k for k in (node.flow_deps if node.kind == "stock" else node.deps)
+                        if self.nodes[k].kind != "lookup")  # a table is compiled into the function
+        return self.expr(ast), inputs
+
+    def _random_refusal(self, node: Node) -> str:
+        return f"{self.path}: {node.name!r} draws random numbers: its value is not a function of the other variables"
+
+    # -- link scores ------------------------------------------------------------------------
+    # Hand-written compiled code: no library computes Loops That Matter link scores over an
+    # ensemble (pysimlin scores one run of its own engine); written by this generator, the
+    # partial evaluations are the engine's own expressions, in the same native code.
+    def _scoring(self) -> tuple[list[str], tuple, tuple, str]:
+        """``link_scores``, the kernel of every link's score at every saved time of every member.
+
+        For each member and saved time it takes the saved values (``V``) into ``x``, steps
+        once to ``t + dt`` into ``y`` as :func:`defdip.analysis.ltm.step_ahead` does (stocks
+        ``s + net flow * dt``, then the auxiliaries in order; ``Time`` and time series at
+        ``t + dt``; other inputs keep their value), then scores each link ``x -> z`` by the
+        formula documented in :mod:`defdip.analysis.ltm` (``_link_score``): z's equation (a
+        stock's net flow) with the source at ``t + dt`` and every other input at ``t``.
+        Saved times whose interval leaves the run (``inside`` false) score NaN, as do links
+        not in ``want``. The equations are the engine's expressions, each written once, in
+        ``_equation(k, x, t, _dt)``; the links, stocks and evaluation order are tables.
+
+        Returns
+        -------
+        lines : list of str
+            The kernel's source with its tables (empty when refused).
+        links : tuple of (str, str)
+            (source, target) Vensim names, in the kernel's order (targets in model order,
+            sources sorted).
+        names : tuple of str
+            The variables the kernel reads, in the order of ``V``'s second axis.
+        refusal : str
+            Why there is no kernel (an equation draws random numbers), or ``""``.
+        """
+        scored = self._scored()
+        equations = {node.key: self._equation(node) for node in scored}
+        for node in scored:
+            if "_rk" in _names_in(equations[node.key][0]):
+                return [], (), (), self._random_refusal(node)
+        keys = {n.key for n in scored}.union(*(set(inputs) for _, inputs in equations.values()))
+        reads = [n for n in self.nodes.values() if n.key in keys]
+        slot = {n.key: j for j, n in enumerate(reads)}
+        values = {n.local: f"x[{slot[n.key]}]" for n in reads}
+        links = [(source, node.key) for node in scored for source in equations[node.key][1]
+                 if self.nodes[source].kind in ("auxiliary", "stock")]
+        number = {node.key: k for k, node in enumerate(scored)}
+        order = [number[key] for key in self._topological([n for n in scored if n.kind == "auxiliary"], "deps",
+                                                          "equations")]
+        tables = {"_eq_slot": [slot[n.key] for n in scored], "_eq_stock": [n.kind == "stock" for n in scored],
+                  "_stocks": [number[n.key] for n in scored if n.kind == "stock"], "_order": order,
+                  "_link_source": [slot[source] for source, _ in links],
+                  "_link_target": [number[target] for _, target in links]}
+        bodies = [f"float({_renamed(equations[n.key][0], values)})" for n in scored]
+        lines = [*(f"{name} = np.array({tuple(map(int, rows))!r}, dtype=np.int64)" for name, rows in tables.items()),
+                 "", "",
+                 # every equation written once, in one function of an array of values: called on
+                 # the values at t, at t + dt, and at t with one source at t + dt (numba's compile
+                 # time grows with the code, so neither one copy per use nor one function each)
+                 "@njit(cache=True, nogil=True, error_model='numpy')",
+                 "def _equation(k, x, t, _dt):",
+                 '    """Equation k (a stock: its net flow) on the values x at time t."""',
+                 *(f"    {line}" for line in _dispatch(bodies, 0, len(bodies))), "", "",
+                 "@njit(cache=True, nogil=True, error_model='numpy')",
+                 "def link_scores(V, clock, ser_idx, ser_val, inside, want, _dt, out):",
+                 "    x = np.empty(V.shape[1])  # every value at t",
+                 "    y = np.empty(V.shape[1])  # ... and at t + dt",
+                 f"    flow = np.empty({len(scored)})  # stocks' net flows at t",
+                 f"    flow_L = np.empty({len(scored)})  # ... and at t + dt",
+                 "    for i in range(V.shape[0]):",
+                 "        for r in range(V.shape[2]):",
+                 "            if not inside[r]:  # the interval [t, t + dt] leaves the run",
+                 "                out[i, r, :] = np.nan",
+                 "                continue",
+                 "            t = clock[r]",
+                 "            t_L = t + _dt",
+                 "            for j in range(V.shape[1]):",
+                 "                x[j] = V[i, j, r]",
+                 "                y[j] = x[j]",
+                 "            for j in range(len(ser_idx)):  # time series: their value at t + dt",
+                 "                y[ser_idx[j]] = ser_val[j, r]",
+                 "            for k in _stocks:  # as the engine steps: s + d * dt",
+                 "                flow[k] = _equation(k, x, t, _dt)",
+                 "                y[_eq_slot[k]] = x[_eq_slot[k]] + flow[k] * _dt",
+                 "            for k in _order:  # the auxiliaries, each after its inputs",
+                 "                y[_eq_slot[k]] = _equation(k, y, t_L, _dt)",
+                 "            for k in _stocks:",
+                 "                flow_L[k] = _equation(k, y, t_L, _dt)",
+                 "            for e in range(len(_link_source)):",
+                 "                if not want[e]:",
+                 "                    out[i, r, e] = np.nan",
+                 "                    continue",
+                 "                k, s = _link_target[e], _link_source[e]",
+                 "                z0 = flow[k] if _eq_stock[k] else x[_eq_slot[k]]",
+                 "                z1 = flow_L[k] if _eq_stock[k] else y[_eq_slot[k]]",
+                 "                keep = x[s]",
+                 "                x[s] = y[s]  # the source alone at t + dt",
+                 "                partial = _equation(k, x, t, _dt)",
+                 "                x[s] = keep",
+                 "                out[i, r, e] = _link_score(partial - z0, z1 - z0, y[s] - keep)"]
+        names = tuple(n.name for n in reads)
+        return lines, tuple((self.nodes[u].name, self.nodes[v].name) for u, v in links), names, ""
+
 
     # -- the compiled program ----------------------------------------------------------------
     def program(self) -> Program:
@@ -465,13 +582,15 @@ class _Generator:
                   "from defdip.engines.ensemble_runtime import (",
                   *(f"    {name[1:]} as {name}," for name in NAMESPACE if name != "np"), ")",
                   "from defdip.engines.ensemble_runtime import SMALL_VENSIM as _SMALL", ""]
+        scoring, links, score_names, refusal = self._scoring()
+        kernel = ["", "", *scoring, ""] if scoring else []
         source = "\n".join([*header, *self.lookups, "", "",
-                            "@njit(cache=True, nogil=True, error_model='numpy')", *member, ""])
+                            "@njit(cache=True, nogil=True, error_model='numpy')", *member, "", *kernel])
         return Program(source=source, names=tuple(n.name for n in valued), kinds=tuple(n.kind for n in valued),
                        constants=tuple(n.name for n in constants),
                        defaults=tuple(n.value for n in constants), controls=controls, n_states=n_states,
                        structural=tuple(sorted(self.structural)), checks=tuple(self.checks),
-                       random=self.sites > 0)
+                       random=self.sites > 0, links=links, score_names=score_names, score_refusal=refusal)
 
     @staticmethod
     def _slots(states) -> tuple[dict, int]:
@@ -702,6 +821,29 @@ def _elementwise(raw: Callable) -> Callable[..., np.ndarray]:
         return np.broadcast_to(np.asarray(out, float), np.broadcast_shapes(*(a.shape for a in arrays))).copy()
     fn.__name__ = raw.__name__
     return fn
+
+
+def _dispatch(bodies: list[str], lo: int, hi: int) -> list[str]:
+    """``return bodies[k]`` for ``k`` in ``[lo, hi)``, as a balanced tree of ifs (log2 tests per call)."""
+    if hi - lo < 2:
+        return [f"return {bodies[lo]}" if hi > lo else "return 0.0"]  # no equation at all: never called
+    mid = (lo + hi) // 2
+    return [f"if k < {mid}:", *(f"    {line}" for line in _dispatch(bodies, lo, mid)),
+            *_dispatch(bodies, mid, hi)]
+
+
+def _renamed(expression: str, names: dict) -> str:
+    """A generated expression with the Python names in ``names`` replaced by the expressions given
+    (``{"v3": "x[0]"}``); the same tree otherwise, so the same operations in the same order."""
+    replacements = {name: pyast.parse(text, mode="eval").body for name, text in names.items()}
+
+    class Rename(pyast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id not in replacements:
+                return node
+            return pyast.copy_location(replacements[node.id], node)
+
+    return pyast.unparse(Rename().visit(pyast.parse(expression, mode="eval")))
 
 
 def _names_in(expression: str) -> set[str]:

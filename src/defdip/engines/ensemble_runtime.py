@@ -84,6 +84,20 @@ def lookup_hold_backward(x, xs, ys):
     return ys[np.minimum(np.maximum(i, 0), len(xs) - 1)]
 
 
+@register_jitable
+def link_score(partial_change, change, source_change):
+    """The Loops That Matter link score ``|Δx z / Δz| * sign(Δx z / Δx)``, 0 where ``Δz`` or ``Δx`` is 0.
+
+    The formula and its conventions are documented in :mod:`defdip.analysis.ltm` (Schoenberg,
+    Hayward & Eberlein 2023); this is its one definition, for numbers in the generated
+    ``link_scores`` kernel and, element-wise, for arrays (:func:`defdip.analysis.ltm.link_score`).
+    A division by zero gives inf or NaN (numpy's error model), never an exception, and is
+    replaced by 0 where the change it divides by is 0.
+    """
+    score = np.abs(partial_change / change) * np.sign(partial_change / source_change)
+    return where((change == 0) | (source_change == 0), 0.0, score)
+
+
 # -- random numbers: a counter-based stream per member ---------------------------------------
 # Written by hand: a draw must depend only on (seed, member, step, call site), so that a member
 # gets the same numbers in any batch, chunk or worker; numpy's generators are sequential
@@ -149,4 +163,4 @@ NAMESPACE = {"np": np, "_where": where, "_pulse": pulse, "_pulse_once": pulse_on
              "_lookup_interpolate": lookup_interpolate, "_lookup_extrapolate": lookup_extrapolate,
              "_lookup_hold_backward": lookup_hold_backward, "_mix": mix,
              "_random_uniform": random_uniform, "_random_normal": random_normal,
-             "_random_exponential": random_exponential}
+             "_random_exponential": random_exponential, "_link_score": link_score}
