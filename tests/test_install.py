@@ -62,10 +62,12 @@ def test_copied_scenarios_run_and_their_extends_resolve(tmp_path, capsys):
     copies = tmp_path / "mine"
     assert main(["scenarios", "--copy", str(copies)]) == 0
     assert sorted(p.name for p in copies.glob("*.yaml")) == sorted(p.name for p in SCENARIOS.glob("*.yaml"))
-    edited = copies / "ceasefire_2025.yaml"
-    edited.write_text(edited.read_text().replace("war end year: 2025.5", "war end year: 2031"))
+    edited = copies / "ceasefire_2027.yaml"
+    text = edited.read_text()
+    assert "war end year: 2027.5" in text
+    edited.write_text(text.replace("war end year: 2027.5", "war end year: 2031"))
     assert main(["run", str(edited), "-o", str(tmp_path / "out")]) == 0
-    frame = (tmp_path / "out" / "ceasefire_2025" / "manifest.json").read_text()
+    frame = (tmp_path / "out" / "ceasefire_2027" / "manifest.json").read_text()
     assert json.loads(frame)["scenario"]["constants"]["war end year"] == 2031
 
 
