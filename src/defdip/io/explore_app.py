@@ -423,7 +423,13 @@ class ExplorerPage:
 
     # --- background ------------------------------------------------------------------------------
     def _background(self, version: int, scenario: Scenario) -> None:
-        """The band, then the loop scores, for ``version``; skipped once a newer change exists."""
+        """The band, then the loop scores, for ``version``; skipped once a newer change exists.
+
+        A stale task returns before its pause too: after a run of quick changes the worker may hold
+        one task per change, and each pausing in turn would delay the latest band by all the pauses.
+        """
+        if version != self.version:
+            return
         _time.sleep(BAND_DELAY)
         if version != self.version:
             return

@@ -20,6 +20,7 @@ import importlib.util
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -374,8 +375,12 @@ def loop_dominance(scenario: Scenario, loops: int = DOMINANCE_LOOPS) -> LoopScor
     """
     analysis = importlib.import_module(DOMINANCE_MODULE)
     result = analysis.dominance(scenario)
-    table = result.loop_table(0)
-    strength = np.nan_to_num(table["mean_abs_relative"].to_numpy(float))
+    # mean |relative score| per loop, as Dominance.loop_table has it, without building the table's
+    # text columns for every loop (the model has some 15,000): this runs on every change
+    relative = np.abs(np.asarray(result.relative_score[:, 0], float))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a loop never scored is all NaN
+        strength = np.nan_to_num(np.nanmean(relative, axis=1) if relative.shape[1] else np.zeros(len(relative)))
     named = np.array([bool(n) for n in result.loops.named])
     order = np.lexsort((-strength, ~named & (strength > 0)))  # documented and active first
     order = [i for i in order if strength[i] > 0][:loops]
