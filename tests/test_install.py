@@ -50,12 +50,12 @@ def test_the_unpacked_wheel_runs_the_baseline_from_an_empty_folder(wheel, tmp_pa
     # Only the unpacked wheel (and the dependencies already installed) on the path: no source tree.
     env = {**os.environ, "PYTHONPATH": str(site), "PYTHONSAFEPATH": "1"}
     done = subprocess.run([sys.executable, "-c", "import defdip, sys; print(defdip.__file__); "
-                           "from defdip.cli.main import main; sys.exit(main(['run', 'ceasefire_2025']))"],
+                           "from defdip.cli.main import main; sys.exit(main(['run', 'ceasefire_2027']))"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith(str(site))
-    summary = json.loads((work / "results" / "ceasefire_2025" / "summary.json").read_text())
-    assert summary["scenario"] == "ceasefire_2025"
+    summary = json.loads((work / "results" / "ceasefire_2027" / "summary.json").read_text())
+    assert summary["scenario"] == "ceasefire_2027"
 
 
 def test_copied_scenarios_run_and_their_extends_resolve(tmp_path, capsys):
