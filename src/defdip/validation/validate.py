@@ -22,6 +22,9 @@ import pandas as pd
 from defdip.analysis.phases import phase_changes, summarise
 from defdip.analysis.units import check_units
 from defdip.core.case import (
+    BACKLOG,
+    CRISIS,
+    CUMULATIVE_IR,
     CUMULATIVE_RI,
     CUMULATIVE_TARGET,
     CUMULATIVE_YEARS,
@@ -32,6 +35,7 @@ from defdip.core.case import (
     INSTITUTIONS,
     IR_FLOW,
     JCPOA,
+    MATERIEL,
     PHASE,
     PHASE_TWO_WINDOW,
     SANCTIONS,
@@ -52,14 +56,11 @@ CONVERGENCE_TOL = 0.01  # relative change allowed per halving of dt
 # indicators near 0 (Reciprocity before the war, say) have meaningless relative changes.
 # The indices live on 0-1 scales, so 1e-3 is a tenth of a per cent of their range.
 CONVERGENCE_FLOOR = 1e-3
-BACKLOG = "RI Order Backlog"
-CRISIS = "Russian Crisis Support"
-MATERIEL = "materiel support"  # the part of crisis support that is arms or advisers
 BOUND_SLACK = 1e-6  # numerical slack on declared bounds and non-negative stocks
 # Annual deliveries converge when a halving of dt moves each year's value by at most 2% or, for
 # small values, 1 Million/Year (SIPRI reports whole TIV millions).
 ANNUAL_TOL, ANNUAL_FLOOR = 0.02, 1.0
-ANNUAL_FLOWS = (("Russia->Iran", CUMULATIVE_RI), ("Iran->Russia", "Cumulative Transfer Value Iran to Russia"))
+ANNUAL_FLOWS = (("Russia->Iran", CUMULATIVE_RI), ("Iran->Russia", CUMULATIVE_IR))
 REPRODUCTION_CRITERIA = {  # statistic -> (comparison, threshold) a passing fit meets
     "cumulative_relative_error": ("<=", 0.15),  # SIPRI 2010-2021 total
     "timing_error_years": ("<=", 1),  # when the running total passes half of SIPRI's, against SIPRI
