@@ -130,6 +130,7 @@ class ExplorerPage:
         self.overlay = None
         self.busy = False  # set while a callback moves widgets itself
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="defdip-band")
+        self.closed = False  # set when the tab goes away: nothing more is sent to it
         self.run = run_once(self.settings.scenario)
         scenario = self.settings.scenario
         info = model_info(scenario.model)
@@ -373,6 +374,8 @@ class ExplorerPage:
         Panel calls some widget watchers (a text box's Enter) outside the lock, where changing a
         Bokeh data source raises; the next tick of the server's loop always holds it.
         """
+        if self.closed:  # the tab is gone: a late band or loop score has nowhere to go
+            return
         if self.doc is not None and self.doc.session_context is not None:
             self.doc.add_next_tick_callback(partial(callback, *args))
         else:  # no server session (a test building the page directly): draw at once
@@ -428,10 +431,10 @@ class ExplorerPage:
         A stale task returns before its pause too: after a run of quick changes the worker may hold
         one task per change, and each pausing in turn would delay the latest band by all the pauses.
         """
-        if version != self.version:
+        if version != self.version or self.closed:
             return
         _time.sleep(BAND_DELAY)
-        if version != self.version:
+        if version != self.version or self.closed:
             return
         started = _time.perf_counter()
         try:
@@ -482,6 +485,7 @@ class ExplorerPage:
 
     def close(self) -> None:
         """Stop the session's worker (called when the browser tab goes away)."""
+        self.closed = True
         self.worker.shutdown(wait=False, cancel_futures=True)
 
 
