@@ -23,6 +23,7 @@ reported by name, the others by their variables.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -119,14 +120,23 @@ class Dominance:
             out.append("?" if pos == neg == 0 else "R" if pos >= neg else "B")
         return out
 
+    def mean_abs_relative(self, run: int | None = None) -> np.ndarray:
+        """Each loop's mean |relative score| over the saved times of one run (all runs: ``None``); NaN if never scored."""
+        rel = np.abs(self.relative_score if run is None else self.relative_score[:, run:run + 1])
+        rel = rel.reshape(len(rel), -1)
+        if rel.shape[1] == 0:
+            return np.full(len(rel), np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a loop never scored is all NaN
+            return np.nanmean(rel, axis=1)
+
     def loop_table(self, run: int = 0) -> pd.DataFrame:
         """One row per loop: id, named, polarity, partition, length, variables, mean |relative score|, share dominant."""
-        rel = np.abs(self.relative_score[:, run])
         return pd.DataFrame({
             "loop": self.loops.ids, "named": self.loops.named, "polarity": self.polarity(run),
             "partition": self.loops.partition, "length": [len(n) for n in self.loops.nodes],
             "variables": [" -> ".join(n + n[:1]) for n in self.loops.nodes],
-            "mean_abs_relative": np.nanmean(rel, axis=1) if rel.shape[1] else np.nan,
+            "mean_abs_relative": self.mean_abs_relative(run),
             "share_dominant": self.dominant[:, run].mean(axis=1)})
 
     def table(self, run: int = 0, selected=None) -> pd.DataFrame:
@@ -168,7 +178,7 @@ def select_loops(result: Dominance, choice) -> np.ndarray:
         return np.arange(len(named))
     if choice == "named":
         return np.flatnonzero(named | result.dominant.any(axis=(1, 2)))
-    strength = np.nan_to_num(np.nanmean(np.abs(result.relative_score), axis=(1, 2)), nan=0.0)
+    strength = np.nan_to_num(result.mean_abs_relative(), nan=0.0)
     top = np.argsort(-strength, kind="stable")[:choice]
     return np.flatnonzero(named | np.isin(np.arange(len(named)), top))
 

@@ -20,7 +20,6 @@ import importlib.util
 import math
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -375,12 +374,8 @@ def loop_dominance(scenario: Scenario, loops: int = DOMINANCE_LOOPS) -> LoopScor
     """
     analysis = importlib.import_module(DOMINANCE_MODULE)
     result = analysis.dominance(scenario)
-    # mean |relative score| per loop, as Dominance.loop_table has it, without building the table's
-    # text columns for every loop (the model has some 15,000): this runs on every change
-    relative = np.abs(np.asarray(result.relative_score[:, 0], float))
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a loop never scored is all NaN
-        strength = np.nan_to_num(np.nanmean(relative, axis=1) if relative.shape[1] else np.zeros(len(relative)))
+    # not the loop table: its text columns for some 15,000 loops would cost more than the scores
+    strength = np.nan_to_num(result.mean_abs_relative(0), nan=0.0)
     named = np.array([bool(n) for n in result.loops.named])
     order = np.lexsort((-strength, ~named & (strength > 0)))  # documented and active first
     order = [i for i in order if strength[i] > 0][:loops]

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from defdip.core.case import CUMULATIVE_RI, FIT_YEARS, HOLD_END, RI_FLOW, SIPRI_SERIES
+from defdip.core.case import CUMULATIVE_RI, FIT_YEARS, HOLD_END, RI_FLOW
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
-from defdip.core.resources import DATA_DIR
 from defdip.engines.simulate import frames_by_run, simulate, simulate_batch
 from defdip.validation.validate import (
     annual_values,
@@ -96,9 +95,7 @@ def residuals(frame: pd.DataFrame, observed: pd.Series, hold_end: float, hold_ra
 
 def hold_rate(path=None) -> float:
     """Mean SIPRI Russia->Iran TIV of :data:`PRE_2010_YEARS` [Million/Year] (``data/series.csv``)."""
-    table = pd.read_csv(path or DATA_DIR / "series.csv")
-    rows = table[(table["series"] == SIPRI_SERIES) & table["year"].isin(PRE_2010_YEARS)]
-    return float(rows["value"].astype(float).mean())
+    return float(sipri_series(path, PRE_2010_YEARS).mean())
 
 
 class _Objective:
@@ -112,10 +109,8 @@ class _Objective:
         self.runs = 0
 
     def with_observed(self, observed: pd.Series) -> "_Objective":
-        """The same objective against another record (a bootstrap replicate); runs are counted here."""
-        other = _Objective.__new__(_Objective)
-        other.__dict__.update(self.__dict__, observed=observed, runs=0)
-        return other
+        """The same objective against another record (a bootstrap replicate), with its own run count."""
+        return _Objective(self.scenario, self.names, observed, self.engine, self.hold_rate)
 
     def batch(self, X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(X)

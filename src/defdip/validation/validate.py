@@ -135,10 +135,10 @@ def fit_statistics(simulated, observed) -> dict:
     return stats
 
 
-def sipri_series(path=None) -> pd.Series:
-    """SIPRI Russia->Iran TIV [Million/Year] by year for :data:`SIPRI_YEARS` (``data/series.csv``)."""
+def sipri_series(path=None, years=SIPRI_YEARS) -> pd.Series:
+    """SIPRI Russia->Iran TIV [Million/Year] by year for ``years`` (default :data:`SIPRI_YEARS`; ``data/series.csv``)."""
     table = pd.read_csv(path or DATA / "series.csv")
-    rows = table[(table["series"] == SIPRI_SERIES) & table["year"].isin(SIPRI_YEARS)]
+    rows = table[(table["series"] == SIPRI_SERIES) & table["year"].isin(years)]
     return pd.Series(rows["value"].to_numpy(float), index=rows["year"].to_numpy(int), name=SIPRI_SERIES)
 
 
