@@ -280,3 +280,75 @@ def test_page_pin_and_difference(page):
     diff = page.differences.source.data["Reciprocity"]
     assert np.nanmax(np.abs(diff)) > 0.1
     assert "<th>pinned</th>" in page.keys.object
+
+
+def test_page_runs_in_a_worker_process_as_in_this_one(base, tmp_path):
+    """The server's worker pool gives the runs and the band that this process computes itself."""
+    pytest.importorskip("panel")
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage, worker_pool
+
+    config = ExploreConfig(base, tmp_path, band_runs=20, dominance=False)
+    pool = worker_pool(config)
+    assert pool is not None
+    try:
+        explorer = ExplorerPage(ExploreConfig(base, tmp_path, band_runs=20, dominance=False, pool=pool))
+        explorer.layout()
+        explorer.settings.set("war end year", 2025)
+        explorer._rerun()
+        here = run_once(explorer.settings.scenario)
+        assert explorer.run.transition is None and explorer.run.summary == here.summary
+        for name, values in here.data.items():
+            np.testing.assert_array_equal(explorer.run.data[name], values, err_msg=name)
+        band = explorer._compute(uncertainty_band, explorer.settings.scenario, 20, 0)
+        ours = uncertainty_band(explorer.settings.scenario, 20, 0)
+        for name, values in ours.percentiles.items():
+            np.testing.assert_array_equal(band.percentiles[name], values, err_msg=name)
+        explorer.close()
+    finally:
+        pool.shutdown()
+
+
+def test_sliders_reach_the_server_without_panels_debounce():
+    """Panel holds a browser change for 50 ms unless it is a priority change; the slider's value is one.
+
+    `_priority_changes` is Panel's (Tabulator uses it): if Panel stops reading it, this fails.
+    """
+    pn = pytest.importorskip("panel")
+    import inspect
+
+    from defdip.io.explore_app import LiveSlider
+
+    assert LiveSlider._priority_changes == ["value"]
+    assert "self._priority_changes" in inspect.getsource(pn.reactive.Syncable._server_change)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads child processes from /proc")
+def test_a_terminated_server_stops_its_worker_processes(tmp_path):
+    pytest.importorskip("panel")
+    import subprocess
+    import time
+    from pathlib import Path
+
+    proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", str(ALLIANCE), "--no-browser",
+                             "--port", "0", "--save-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if "http://" in line:
+                break
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        deadline = time.monotonic() + 30
+        while not children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(pid) for pid in children.read_text().split()]
+        assert workers, "the server started no worker process"
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+                       for pid in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

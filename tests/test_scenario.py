@@ -458,3 +458,20 @@ def test_ppf_keeps_shape_and_refuses_outside_unit_interval():
     assert np.all(u.ppf([0, 1]) == 2)
     with pytest.raises(ValueError):
         Uncertainty("x", "uniform", 0, 1).ppf([1.5])
+
+
+def test_a_scenario_pickles_to_an_equal_read_only_scenario(tmp_path):
+    import pickle
+
+    path = write(tmp_path, "s.yaml", """\
+        name: s
+        constants: {war end year: 2026}
+        series: {western pressure multiplier: [[2022, 1.5], [2030, 1]]}
+        uncertainties: {escalation rate: {dist: uniform, low: 0.5, high: 5}}
+        """)
+    scenario = load_scenario(path)
+    back = pickle.loads(pickle.dumps(scenario))
+    assert back == scenario and back.source == path.resolve()
+    for name in ("constants", "series", "uncertainties"):
+        with pytest.raises(TypeError):
+            getattr(back, name)["x"] = 1

@@ -15,7 +15,7 @@ Error messages name the file, the key path (``constants.war end year``,
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -154,6 +154,14 @@ class Scenario:
         object.__setattr__(self, "uncertainties", MappingProxyType(dict(self.uncertainties)))
         object.__setattr__(self, "outputs", tuple(self.outputs))
 
+    def __reduce__(self):
+        """Pickled through the constructor (the read-only mappings do not pickle), so a scenario
+        can go to another process: a Dask worker, the explorer's background process."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("constants", "series", "uncertainties"):
+            state[name] = dict(state[name])
+        return (_rebuild_scenario, (state,))
+
     def with_overrides(self, sets: Mapping[str, float], where: str = "--set") -> Scenario:
         """A copy with some constants set, checked like a file's ``constants``.
 
@@ -188,6 +196,10 @@ class Scenario:
             out[name] = pd.Series(values, index=pd.Index(years, dtype=float, name="time"),
                                   dtype=float, name=name)
         return out
+
+
+def _rebuild_scenario(state: dict) -> Scenario:
+    return Scenario(**state)
 
 
 def scenario_from_model(model_path) -> Scenario:

@@ -11,13 +11,13 @@ calling process, with the same files as the result.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from defdip.core.case import PHASE
+from defdip.core.processes import worker_context
 from defdip.figures.plotting import fill_trajectories, save_figure, trajectory_frame
 
 FORMATS = ("png", "svg")
@@ -173,9 +173,7 @@ class Renderer:
             import numpy  # noqa: F401  (both processes need it: imported once, before the fork)
 
             try:
-                # fork (where there is one) starts the worker in milliseconds
-                method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
+                self._pool = ProcessPoolExecutor(1, mp_context=worker_context())
                 self._pool.submit(_warm_up)
             except (OSError, ValueError, NotImplementedError):
                 self._pool = None

@@ -13,20 +13,22 @@ from __future__ import annotations
 import html
 import logging
 import re
+import signal
 import socket
-import threading
 import time as _time
 import webbrowser
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import panel as pn
 
 from defdip.core.case import PHASE
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
+from defdip.core.processes import worker_context
 from defdip.core.scenario import Scenario
 from defdip.figures.explore_view import (
     DifferenceCharts,
@@ -55,6 +57,7 @@ from defdip.io.explore_state import (
 from defdip.io.pipeline import figure_spec
 
 HOST = "127.0.0.1"  # never another interface: the page can write files
+WORKERS = 1  # processes that run the model
 BAND_DELAY = 0.3  # [s] the band waits this long for further changes: while a slider is dragged it would
 # only compete with the redraws for the two cores, and be stale when done
 SHOWN_KEYS = ("Strategic Partnership Index", "Cooperation Depth", "Reciprocity")
@@ -82,6 +85,11 @@ class ExploreConfig:
         Runs in the uncertainty band.
     seed : int
         Seed of the band's Latin hypercube.
+    dominance : bool
+        Show the loop-dominance panel (the analysis is installed).
+    pool : Executor or None
+        Where runs, bands and loop scores are computed (:func:`worker_pool`); ``None``
+        computes them in the session's own threads (a test building a page without a server).
     """
 
     scenario: Scenario
@@ -89,6 +97,7 @@ class ExploreConfig:
     band_runs: int = BAND_RUNS
     seed: int = 0
     dominance: bool = field(default_factory=dominance_available)
+    pool: Executor | None = None  # where the model runs (:func:`worker_pool`); None: in the session's threads
 
 
 def slug(name: str) -> str:
@@ -101,6 +110,20 @@ def fmt(x) -> str:
     return "none" if x is None else f"{float(x):.6g}"
 
 
+class LiveSlider(pn.widgets.FloatSlider):
+    """A float slider whose moves reach the server callback at once.
+
+    Panel holds the first of a burst of changes from the browser for 50 ms (``Syncable._debounce``)
+    to merge the burst; a third of the 150 ms budget from a key press to the redrawn charts. The
+    page merges bursts itself (a redraw draws only the latest run; the band waits ``BAND_DELAY``),
+    so the slider's ``value`` is a priority change, the class attribute Panel's own ``Tabulator``
+    uses for its edits. Panel has no public setting for it; ``tests/test_explore.py``
+    fails if the attribute stops being read.
+    """
+
+    _priority_changes: ClassVar[list[str]] = ["value"]
+
+
 class ControlWidgets:
     """A constant's typed value (titled, the source comment as its tooltip), slider and reset."""
 
@@ -110,7 +133,7 @@ class ControlWidgets:
         self.text = pn.widgets.TextInput(name=control.label, value=fmt(control.start), placeholder=control.name,
                                          description=control.comment or "no documentation in the model",
                                          width=250, css_classes=["dd-input", f"dd-input-{css}"], margin=(2, 4))
-        self.slider = pn.widgets.FloatSlider(
+        self.slider = LiveSlider(
             start=control.low, end=control.high, step=control.step, value=control.start, show_value=False,
             css_classes=["dd-slider", f"dd-slider-{css}"], width=120, margin=(24, 4, 0, 4))
         self.reset = pn.widgets.Button(name="\u21ba", width=34,
@@ -131,7 +154,7 @@ class ExplorerPage:
         self.busy = False  # set while a callback moves widgets itself
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="defdip-band")
         self.closed = False  # set when the tab goes away: nothing more is sent to it
-        self.run = run_once(self.settings.scenario)
+        self.run = self._run(self.settings.scenario)
         scenario = self.settings.scenario
         info = model_info(scenario.model)
         _, _, _, _, units, _, limits = figure_spec(scenario)
@@ -318,7 +341,7 @@ class ExplorerPage:
             self._show_message("")
             return
         try:
-            overlay = load_overlay(text)
+            overlay = load_overlay(text, run=self._run)
         except InputError as exc:
             self._show_message(str(exc), error=True)
             return
@@ -348,8 +371,12 @@ class ExplorerPage:
 
     # --- drawing ---------------------------------------------------------------------------------
     def _rerun(self) -> None:
-        self.run = run_once(self.settings.scenario)
+        self.run = self._run(self.settings.scenario)
         self._redraw()
+
+    def _run(self, scenario: Scenario):
+        """The scenario's run, from a warm worker process (the server never loads the engine)."""
+        return self._compute(run_once, scenario)
 
     def _redraw(self) -> None:
         self.version += 1
@@ -361,12 +388,13 @@ class ExplorerPage:
         if version != self.version:
             return  # a newer change is on its way
         run = self.run
-        self.charts.show_run(run.time, run.data, run.thresholds, run.transition)
-        self._redraw_differences()
-        self.keys.object = self._keys_html()
-        self.band_status.object = self._status_html("band", "computing the uncertainty band ...")
-        if self.config.dominance:
-            self.loop_status.object = self._status_html("loops", "scoring the loops ...")
+        with pn.io.hold(self.doc):  # one message to the browser, so it lays out and paints once
+            self.charts.show_run(run.time, run.data, run.thresholds, run.transition)
+            self._redraw_differences()
+            self.keys.object = self._keys_html()
+            self.band_status.object = self._status_html("band", "computing the uncertainty band ...")
+            if self.config.dominance:
+                self.loop_status.object = self._status_html("loops", "scoring the loops ...")
 
     def _locked(self, callback, *args) -> None:
         """Run ``callback`` where Bokeh models may change: under the session's document lock.
@@ -438,20 +466,28 @@ class ExplorerPage:
             return
         started = _time.perf_counter()
         try:
-            band = uncertainty_band(scenario, self.config.band_runs, self.config.seed)
-        except InputError as exc:
-            self._next_tick(self._band_failed, version, str(exc))
+            band = self._compute(uncertainty_band, scenario, self.config.band_runs, self.config.seed)
+        except Exception as exc:  # noqa: BLE001 - the band's failure is shown where the band goes; the page goes on
+            self._next_tick(self._band_failed, version, _failure(exc))
+            return
+        if version != self.version or self.closed:
             return
         self._next_tick(self._show_band, version, band, _time.perf_counter() - started)
-        if not self.config.dominance or version != self.version:
+        if not self.config.dominance:
             return
         started = _time.perf_counter()
         try:
-            scores = loop_dominance(scenario)
+            scores = self._compute(loop_dominance, scenario)
         except Exception as exc:  # noqa: BLE001 - an optional panel: its failure is shown there, the page goes on
-            self._next_tick(self._loops_failed, version, f"{type(exc).__name__}: {exc}")
+            self._next_tick(self._loops_failed, version, _failure(exc))
             return
         self._next_tick(self._show_loops, version, scores, _time.perf_counter() - started)
+
+    def _compute(self, function, *args):
+        """``function(*args)`` in the worker pool (waiting for it releases the GIL), or here."""
+        if self.config.pool is None:
+            return function(*args)
+        return self.config.pool.submit(function, *args).result()
 
     def _next_tick(self, callback, *args) -> None:
         self._locked(callback, *args)
@@ -496,19 +532,54 @@ def page(config: ExploreConfig):
     return explorer.layout()
 
 
-def warm_up(config: ExploreConfig) -> None:
-    """Import and compile what the first band and loop scores need, before anyone asks.
+def _failure(exc: BaseException) -> str:
+    """A background failure as the page shows it: the message of bad input, else its type too."""
+    return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
 
-    The first band imports SALib and the first dominance run builds the loop set (about two
-    seconds each); done on a thread once the first page has loaded, the first change draws them
-    in time without slowing the page's start.
+
+def warm_up(scenario: Scenario, seed: int, dominance: bool) -> None:
+    """Import and load what the first band and loop scores need, before anyone asks.
+
+    The first band loads the batch kernels and SALib, the first loop scores the loop set and
+    the link-score kernel: about a second each.
     """
     try:
-        uncertainty_band(config.scenario, runs=8, seed=config.seed)
-        if config.dominance:
-            loop_dominance(config.scenario)
+        uncertainty_band(scenario, runs=8, seed=seed)
+        if dominance:
+            loop_dominance(scenario)
     except Exception as exc:  # noqa: BLE001 - the sessions report the same failure where it is visible
         logging.getLogger(__name__).warning("defdip explore: warm-up failed: %s", exc)
+
+
+def _warm_worker(scenario: Scenario) -> None:
+    """A worker's start: load the engine with the starting scenario's run (about 0.6 s)."""
+    try:
+        run_once(scenario)
+    except Exception:  # noqa: BLE001, S110 - the session's own run reports the failure, in the page
+        pass
+
+
+def worker_pool(config: ExploreConfig) -> Executor | None:
+    """The processes that run the model for every session: the live runs, bands and loop scores.
+
+    The server process never loads the engine. On its own threads, the first run, band and loop
+    scores held the GIL for about a second each while their compiled kernels loaded (the page's
+    first appearance and first redraws waited), and every band competed with the redraws for
+    it. In worker processes they run beside the server on the other core; the server's thread
+    only waits for their results. ``WORKERS`` workers, so a live run never waits behind a band.
+    Each loads the engine as it starts, while the server builds the first page. Started before
+    the server starts any thread (forked where the platform can); ``None`` where no process can
+    be started, and the sessions then compute in their own threads.
+    """
+    try:
+        pool = ProcessPoolExecutor(WORKERS, mp_context=worker_context(), initializer=_warm_worker,
+                                   initargs=(config.scenario,))
+        for _ in range(WORKERS):
+            pool.submit(int)  # starts the workers now
+    except (OSError, ValueError, NotImplementedError) as exc:
+        logging.getLogger(__name__).warning("defdip explore: no worker process (%s); running in threads", exc)
+        return None
+    return pool
 
 
 def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=print) -> None:
@@ -526,25 +597,39 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
     """
     pn.config.raw_css = [*pn.config.raw_css, CSS]
     port = port or free_port()
-    warm = threading.Event()
+    pool = worker_pool(config) if config.pool is None else config.pool
+    config = replace(config, pool=pool)
+    warm = []
 
-    def warm_up_once():  # after the first page has loaded: until then it would compete for the GIL
-        if not warm.is_set():
-            warm.set()
-            threading.Thread(target=warm_up, args=(config,), daemon=True, name="defdip-warm-up").start()
+    def warm_up_once():  # once the first page is shown: until then it would compete for the cores
+        if pool is not None and not warm:
+            warm.extend(pool.submit(warm_up, config.scenario, config.seed, config.dominance) for _ in range(WORKERS))
 
     def session():  # Panel calls a plain function per session (it shows a functools.partial as text)
         pn.state.onload(warm_up_once)
         return page(config)
 
-    server = pn.serve({"/": session}, port=port, address=HOST, show=False, start=False,
-                      title=f"defdip explore: {config.scenario.name}", verbose=False,
-                      websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"])
-    url = f"http://{HOST}:{server.port}/"
-    on_ready(url)
-    if open_browser:
-        server.io_loop.add_callback(webbrowser.open, url)
-    server.io_loop.start()
+    try:
+        server = pn.serve({"/": session}, port=port, address=HOST, show=False, start=False,
+                          title=f"defdip explore: {config.scenario.name}", verbose=False,
+                          websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"])
+        url = f"http://{HOST}:{server.port}/"
+        _stop_on_terminate(server.io_loop)
+        on_ready(url)
+        if open_browser:
+            server.io_loop.add_callback(webbrowser.open, url)
+        server.io_loop.start()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop_on_terminate(io_loop) -> None:
+    """A terminate signal stops the server as Ctrl-C does, so the background process is shut down."""
+    try:
+        io_loop.asyncio_loop.add_signal_handler(signal.SIGTERM, io_loop.stop)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+        pass
 
 
 def free_port() -> int:

@@ -392,8 +392,10 @@ def shipped_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
 
 
-def load_overlay(text: str) -> Run:
+def load_overlay(text: str, run=None) -> Run:
     """A shipped scenario by name, a scenario file or a result folder of ``defdip run``, as a run.
+
+    ``run`` simulates a scenario (default :func:`run_once`; the page passes its worker's).
 
     Raises
     ------
@@ -414,7 +416,7 @@ def load_overlay(text: str) -> Run:
     if not path.is_file():
         raise InputError(f"{path}: no such file or folder; give a shipped scenario's name, a scenario file "
                          f"(.yaml) or a result folder of `defdip run` (holding {', '.join(RESULT_FILES)})")
-    return run_once(load_scenario(path))
+    return (run or run_once)(load_scenario(path))
 
 
 # --- saving ----------------------------------------------------------------------------------------
