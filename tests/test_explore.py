@@ -322,9 +322,8 @@ def test_sliders_reach_the_server_without_panels_debounce():
     assert "self._priority_changes" in inspect.getsource(pn.reactive.Syncable._server_change)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads child processes from /proc")
-def test_a_terminated_server_stops_its_worker_processes(tmp_path):
-    pytest.importorskip("panel")
+def start_server_with_workers(tmp_path):
+    """`defdip explore` in a child process; returns it and its worker processes' ids (from /proc)."""
     import subprocess
     import time
     from pathlib import Path
@@ -332,23 +331,61 @@ def test_a_terminated_server_stops_its_worker_processes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", str(ALLIANCE), "--no-browser",
                              "--port", "0", "--save-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if "http://" in line:
+            break
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, [int(pid) for pid in children.read_text().split()]
+
+
+def alive(pids, within: float) -> list[int]:
+    """The processes among ``pids`` still running (not zombies) after waiting up to ``within`` s."""
+    import time
+    from pathlib import Path
+
+    def running(pid):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + within
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if running(pid)]
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads child processes from /proc")
+
+
+@linux_only
+def test_a_terminated_server_stops_its_worker_processes(tmp_path):
+    pytest.importorskip("panel")
+    proc, workers = start_server_with_workers(tmp_path)
     try:
-        for line in proc.stdout:
-            if "http://" in line:
-                break
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-        deadline = time.monotonic() + 30
-        while not children.read_text().split() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        workers = [int(pid) for pid in children.read_text().split()]
         assert workers, "the server started no worker process"
         proc.terminate()
         assert proc.wait(timeout=30) == 0
-        deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
-                       for pid in workers)
+        assert not alive(workers, within=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@linux_only
+def test_the_workers_of_a_killed_server_end_by_themselves(tmp_path):
+    pytest.importorskip("panel")
+    import os
+    import signal
+
+    proc, workers = start_server_with_workers(tmp_path)
+    assert workers, "the server started no worker process"
+    proc.kill()
+    proc.wait(timeout=30)
+    left = alive(workers, within=10)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a worker outlived its killed server"

@@ -79,8 +79,11 @@ class TrajectoryCharts:
         self.phases = ColumnDataSource(_span_data(time, None))
         self.transition_marks: list[Span] = []
         self.threshold_marks: dict[str, Span] = {}
+        # the pinned and overlaid lines are added when first shown: until then their glyphs, views
+        # and legend items (a quarter of the page's models) would only slow the page's start
         self.pinned_items: list[LegendItem] = []
         self.overlay_items: list[LegendItem] = []
+        self._lines: list[tuple] = []  # per panel: (figure, names, their current-run renderers, legend, auto y)
         self.figures = [self._panel(title, names, units, limits, time_units, last=i == len(self.panels) - 1)
                         for i, (title, names) in enumerate(self.panels)]
 
@@ -104,22 +107,17 @@ class TrajectoryCharts:
         for colour, name in zip(PALETTE, names):
             fig.varea(x="time", y1=f"{name} low", y2=f"{name} high", source=self.band, fill_color=colour,
                       fill_alpha=0.18)
-            pinned = fig.line("time", name, source=self.pinned, color=colour, line_width=1.4, line_alpha=0.7,
-                              line_dash=PINNED_DASH)
-            overlay = fig.line("time", name, source=self.overlay, color=colour, line_width=1.6, line_alpha=0.8,
-                               line_dash=OVERLAY_DASH)
             line = fig.line("time", name, source=self.current, color=colour, line_width=2.2)
             items.append(LegendItem(label=name, renderers=[line]))
-            self.pinned_items.append(LegendItem(label=f"{name} (pinned)", renderers=[pinned], visible=False))
-            self.overlay_items.append(LegendItem(label=f"{name} (overlay)", renderers=[overlay], visible=False))
             lines.append(line)
-            items.extend([self.pinned_items[-1], self.overlay_items[-1]])
         if not fixed:
             y_range.renderers = [r for r in fig.renderers if r.glyph.__class__.__name__ in ("Line", "VArea")]
         fig.add_tools(HoverTool(renderers=lines, tooltips=[("year", "@time{0.00}"), ("value", "$y{0.000}")],
                                 mode="vline"))
-        fig.add_layout(Legend(items=items, location="top_left", label_text_font_size="9pt", spacing=0,
-                              click_policy="hide"), "right")
+        legend = Legend(items=items, location="top_left", label_text_font_size="9pt", spacing=0,
+                        click_policy="hide")
+        fig.add_layout(legend, "right")
+        self._lines.append((fig, names, lines, legend, not fixed))
         for constant, variable in THRESHOLDS.items():
             if variable in names:
                 mark = Span(location=None, dimension="width", line_color="#595959", line_dash="dashed",
@@ -154,16 +152,37 @@ class TrajectoryCharts:
 
     def show_pinned(self, time, data: Mapping | None) -> None:
         """Draw (or, with ``None``, clear) the pinned run, dashed."""
-        self._other(self.pinned, self.pinned_items, time, data)
+        self._other(self.pinned, self.pinned_items, "pinned", time, data)
 
     def show_overlay(self, time, data: Mapping | None) -> None:
         """Draw (or, with ``None``, clear) an overlaid run, dotted."""
-        self._other(self.overlay, self.overlay_items, time, data)
+        self._other(self.overlay, self.overlay_items, "overlay", time, data)
 
-    def _other(self, source, items, time, data) -> None:
+    def _other(self, source, items, kind: str, time, data) -> None:
+        if data is not None and not items:
+            items.extend(self._add_lines(source, kind))
         source.data = _line_data(time, data or {}, self.names)
         for item in items:
             item.visible = data is not None
+
+    def _add_lines(self, source, kind: str) -> list[LegendItem]:
+        """Lines of ``source`` in every panel, drawn under the current run's and listed after them."""
+        style = {"pinned": {"line_width": 1.4, "line_alpha": 0.7, "line_dash": PINNED_DASH},
+                 "overlay": {"line_width": 1.6, "line_alpha": 0.8, "line_dash": OVERLAY_DASH}}[kind]
+        added = []
+        for fig, names, lines, legend, auto in self._lines:
+            renderers, entries = list(fig.renderers), list(legend.items)
+            for colour, name, line in zip(PALETTE, names, lines):
+                new = fig.line("time", name, source=source, color=colour, **style)
+                renderers.insert(renderers.index(line), new)
+                item = LegendItem(label=f"{name} ({kind})", renderers=[new], visible=False)
+                entries.insert(entries.index(next(e for e in entries if line in e.renderers)) + 1, item)
+                added.append(item)
+            fig.renderers = renderers
+            legend.items = entries
+            if auto:
+                fig.y_range.renderers = [*fig.y_range.renderers, *(i.renderers[0] for i in added[-len(names):])]
+        return added
 
 
 class DifferenceCharts:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import signal
 import socket
+import threading
 import time as _time
 import webbrowser
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -552,11 +554,23 @@ def warm_up(scenario: Scenario, seed: int, dominance: bool) -> None:
 
 
 def _warm_worker(scenario: Scenario) -> None:
-    """A worker's start: load the engine with the starting scenario's run (about 0.6 s)."""
+    """A worker's start: follow the server out, then load the engine with the first run (about 0.6 s)."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="defdip-parent").start()
     try:
         run_once(scenario)
     except Exception:  # noqa: BLE001, S110 - the session's own run reports the failure, in the page
         pass
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this worker once its server is gone, even when the server was killed outright.
+
+    A server that stops shuts its workers down; one killed (SIGKILL, a crash) cannot, and a
+    worker waiting for tasks would wait forever: it holds the task pipe's other end itself.
+    """
+    while os.getppid() == parent:
+        _time.sleep(every)
+    os._exit(0)
 
 
 def worker_pool(config: ExploreConfig) -> Executor | None:

@@ -286,8 +286,9 @@ def run_once(scenario: Scenario, label: str | None = None) -> Run:
     """Simulate the scenario with the compiled engine and summarise it as ``defdip run`` does."""
     result = simulate(scenario, engine=ENGINE)
     frame = result.trajectories
-    data = {name: frame[name].to_numpy(float) for name in frame.columns}
-    thresholds = {c: float(frame[c].iloc[0]) for c in THRESHOLDS if c in frame}
+    rows = np.ascontiguousarray(frame.to_numpy(float).T)  # one copy; a column at a time costs ~3 ms
+    data = dict(zip(frame.columns, rows))
+    thresholds = {c: float(data[c][0]) for c in THRESHOLDS if c in data}
     return Run(label or scenario.name, frame.index.to_numpy(float), data, summary_of(result), thresholds)
 
 
