@@ -285,10 +285,10 @@ def test_page_pin_and_difference(page):
 def test_page_runs_in_a_worker_process_as_in_this_one(base, tmp_path):
     """The server's worker pool gives the runs and the band that this process computes itself."""
     pytest.importorskip("panel")
-    from defdip.io.explore_app import ExploreConfig, ExplorerPage, worker_pool
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+    from defdip.io.explore_workers import worker_pool
 
-    config = ExploreConfig(base, tmp_path, band_runs=20, dominance=False)
-    pool = worker_pool(config)
+    pool = worker_pool(base)
     assert pool is not None
     try:
         explorer = ExplorerPage(ExploreConfig(base, tmp_path, band_runs=20, dominance=False, pool=pool))

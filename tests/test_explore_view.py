@@ -49,3 +49,16 @@ def test_an_overlay_is_dotted_and_independent_of_the_pinned_run(charts):
     assert [r.glyph.line_dash for r in lines(indices)] == [[2, 4], []]
     assert not charts.pinned_items and len(charts.overlay_items) == 3
     assert np.isnan(charts.overlay.data["b"]).all()  # a variable the overlay lacks is not drawn
+
+
+def test_the_band_is_drawn_under_the_lines_once_it_exists(charts):
+    arms = charts.figures[0]
+    assert not charts.band_areas
+    charts.show_band(TIME, {"a": np.stack([TIME * 0, TIME * 0 + 1, TIME * 0 + 2])})
+    kinds = [r.glyph.__class__.__name__ for r in arms.renderers]
+    assert kinds == ["Quad", "VArea", "VArea", "Line", "Line"]  # phases, band, then the current run
+    assert set(charts.band_areas[:2]) <= set(arms.y_range.renderers)
+    np.testing.assert_array_equal(charts.band.data["a high"], 2)
+    assert np.isnan(charts.band.data["b low"]).all()
+    charts.show_band(TIME, {"a": np.stack([TIME, TIME, TIME])})
+    assert len(charts.band_areas) == 3  # a new band reuses the areas

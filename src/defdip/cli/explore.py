@@ -42,14 +42,21 @@ def cmd_explore(args) -> int:
         raise InputError(f"--band-runs: needs at least 1, got {args.band_runs}")
     if args.save_dir.exists() and not args.save_dir.is_dir():
         raise InputError(f"--save-dir: {args.save_dir} is a file; give a folder")
-    app = load_app()
-    config = app.ExploreConfig(scenario, args.save_dir.resolve(), band_runs=args.band_runs)
+    from defdip.io.explore_workers import worker_pool
 
-    def ready(url: str) -> None:
-        print(f"defdip explore: {scenario.name} at {url} (saving into {config.save_dir}; Ctrl-C stops)",
-              flush=True)
+    pool = worker_pool(scenario)  # before Panel's import: the worker loads the engine meanwhile
+    try:
+        app = load_app()
+        config = app.ExploreConfig(scenario, args.save_dir.resolve(), band_runs=args.band_runs, pool=pool)
 
-    app.serve(config, args.port, open_browser=not args.no_browser, on_ready=ready)
+        def ready(url: str) -> None:
+            print(f"defdip explore: {scenario.name} at {url} (saving into {config.save_dir}; Ctrl-C stops)",
+                  flush=True)
+
+        app.serve(config, args.port, open_browser=not args.no_browser, on_ready=ready)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     return 0
 
 

@@ -83,6 +83,7 @@ class TrajectoryCharts:
         # and legend items (a quarter of the page's models) would only slow the page's start
         self.pinned_items: list[LegendItem] = []
         self.overlay_items: list[LegendItem] = []
+        self.band_areas: list = []  # the band's areas, added with the first band
         self._lines: list[tuple] = []  # per panel: (figure, names, their current-run renderers, legend, auto y)
         self.figures = [self._panel(title, names, units, limits, time_units, last=i == len(self.panels) - 1)
                         for i, (title, names) in enumerate(self.panels)]
@@ -105,13 +106,11 @@ class TrajectoryCharts:
                  line_width=0, source=self.phases, level="underlay")
         items, lines = [], []
         for colour, name in zip(PALETTE, names):
-            fig.varea(x="time", y1=f"{name} low", y2=f"{name} high", source=self.band, fill_color=colour,
-                      fill_alpha=0.18)
             line = fig.line("time", name, source=self.current, color=colour, line_width=2.2)
             items.append(LegendItem(label=name, renderers=[line]))
             lines.append(line)
         if not fixed:
-            y_range.renderers = [r for r in fig.renderers if r.glyph.__class__.__name__ in ("Line", "VArea")]
+            y_range.renderers = list(lines)
         fig.add_tools(HoverTool(renderers=lines, tooltips=[("year", "@time{0.00}"), ("value", "$y{0.000}")],
                                 mode="vline"))
         legend = Legend(items=items, location="top_left", label_text_font_size="9pt", spacing=0,
@@ -148,7 +147,22 @@ class TrajectoryCharts:
             nan = np.full(len(data["time"]), np.nan)
             data[f"{name} low"] = nan if low_high is None else np.asarray(low_high[0], float)
             data[f"{name} high"] = nan if low_high is None else np.asarray(low_high[-1], float)
+        if percentiles and not self.band_areas:
+            self._add_band_areas()
         self.band.data = data
+
+    def _add_band_areas(self) -> None:
+        """The band's areas in every panel, under the lines (added with the first band, as the
+        pinned lines are: until a band exists they would only slow the page's start)."""
+        for fig, names, lines, _, auto in self._lines:
+            areas = [fig.varea(x="time", y1=f"{name} low", y2=f"{name} high", source=self.band, fill_color=colour,
+                               fill_alpha=0.18) for colour, name in zip(PALETTE, names)]
+            kept = [r for r in fig.renderers if r not in areas]
+            first = kept.index(lines[0])
+            fig.renderers = kept[:first] + areas + kept[first:]
+            if auto:
+                fig.y_range.renderers = [*fig.y_range.renderers, *areas]
+            self.band_areas.extend(areas)
 
     def show_pinned(self, time, data: Mapping | None) -> None:
         """Draw (or, with ``None``, clear) the pinned run, dashed."""

@@ -3,23 +3,21 @@
 A session is one :class:`ExplorerPage`: a slider, a typed value and a reset per constant of the
 scenario (:func:`defdip.io.explore_state.controls_for`), the charts of
 :mod:`defdip.figures.explore_view`, and the buttons to pin, overlay and save. Every change re-runs
-the model with the compiled engine in the server callback and redraws; the uncertainty band and
-the loop-dominance panel are computed on a worker thread (the engine releases the GIL) and drawn
-when ready, unless a newer change has made them stale. Panel is imported at the top: this module is
+the model with the compiled engine, in the worker process of :mod:`defdip.io.explore_workers`,
+and redraws; the uncertainty band and the loop-dominance panel follow from the same worker, sent
+from a thread of the session once a pause in the changes shows they will not be stale at once,
+and are drawn when ready unless a newer change has made them stale. Panel is imported at the top: this module is
 only imported by the command, after it has checked that the ``explore`` extra is installed.
 """
 from __future__ import annotations
 
 import html
-import logging
-import os
 import re
 import signal
 import socket
-import threading
 import time as _time
 import webbrowser
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -30,7 +28,6 @@ import panel as pn
 from defdip.core.case import PHASE
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
-from defdip.core.processes import worker_context
 from defdip.core.scenario import Scenario
 from defdip.figures.explore_view import (
     DifferenceCharts,
@@ -56,10 +53,10 @@ from defdip.io.explore_state import (
     shipped_names,
     uncertainty_band,
 )
+from defdip.io.explore_workers import WORKERS, warm_up, worker_pool
 from defdip.io.pipeline import figure_spec
 
 HOST = "127.0.0.1"  # never another interface: the page can write files
-WORKERS = 1  # processes that run the model
 BAND_DELAY = 0.3  # [s] the band waits this long for further changes: while a slider is dragged it would
 # only compete with the redraws for the two cores, and be stale when done
 SHOWN_KEYS = ("Strategic Partnership Index", "Cooperation Depth", "Reciprocity")
@@ -173,7 +170,7 @@ class ExplorerPage:
         self.layout_cards: dict = {}  # group -> its card
         self._panes()
         self._wire()
-        self._redraw()
+        self._redraw(first=True)
 
     # --- building --------------------------------------------------------------------------------
     def _panes(self) -> None:
@@ -380,23 +377,35 @@ class ExplorerPage:
         """The scenario's run, from a warm worker process (the server never loads the engine)."""
         return self._compute(run_once, scenario)
 
-    def _redraw(self) -> None:
+    def _redraw(self, first: bool = False) -> None:
+        """Draw the current run and start its band and loop scores.
+
+        The first run is drawn into the models before the page is sent, so it comes with the
+        page; a later one is a change to a page the browser shows, made under its lock.
+        """
         self.version += 1
-        self._locked(self._draw, self.version)
+        if first:
+            self._put_run()
+        else:
+            self._locked(self._draw, self.version)
         self.worker.submit(self._background, self.version, self.settings.scenario)
 
     def _draw(self, version: int) -> None:
-        """Put the current run into the charts, then the numbers (whose version marks the redraw)."""
+        """Put the current run into the page, as one message (the browser lays out and paints once)."""
         if version != self.version:
             return  # a newer change is on its way
+        with pn.io.hold(self.doc):
+            self._put_run()
+
+    def _put_run(self) -> None:
+        """The current run into the charts, then the numbers (whose version marks the redraw)."""
         run = self.run
-        with pn.io.hold(self.doc):  # one message to the browser, so it lays out and paints once
-            self.charts.show_run(run.time, run.data, run.thresholds, run.transition)
-            self._redraw_differences()
-            self.keys.object = self._keys_html()
-            self.band_status.object = self._status_html("band", "computing the uncertainty band ...")
-            if self.config.dominance:
-                self.loop_status.object = self._status_html("loops", "scoring the loops ...")
+        self.charts.show_run(run.time, run.data, run.thresholds, run.transition)
+        self._redraw_differences()
+        self.keys.object = self._keys_html()
+        self.band_status.object = self._status_html("band", "computing the uncertainty band ...")
+        if self.config.dominance:
+            self.loop_status.object = self._status_html("loops", "scoring the loops ...")
 
     def _locked(self, callback, *args) -> None:
         """Run ``callback`` where Bokeh models may change: under the session's document lock.
@@ -539,63 +548,6 @@ def _failure(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
 
 
-def warm_up(scenario: Scenario, seed: int, dominance: bool) -> None:
-    """Import and load what the first band and loop scores need, before anyone asks.
-
-    The first band loads the batch kernels and SALib, the first loop scores the loop set and
-    the link-score kernel: about a second each.
-    """
-    try:
-        uncertainty_band(scenario, runs=8, seed=seed)
-        if dominance:
-            loop_dominance(scenario)
-    except Exception as exc:  # noqa: BLE001 - the sessions report the same failure where it is visible
-        logging.getLogger(__name__).warning("defdip explore: warm-up failed: %s", exc)
-
-
-def _warm_worker(scenario: Scenario) -> None:
-    """A worker's start: follow the server out, then load the engine with the first run (about 0.6 s)."""
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="defdip-parent").start()
-    try:
-        run_once(scenario)
-    except Exception:  # noqa: BLE001, S110 - the session's own run reports the failure, in the page
-        pass
-
-
-def _exit_with_parent(parent: int, every: float = 1.0) -> None:
-    """End this worker once its server is gone, even when the server was killed outright.
-
-    A server that stops shuts its workers down; one killed (SIGKILL, a crash) cannot, and a
-    worker waiting for tasks would wait forever: it holds the task pipe's other end itself.
-    """
-    while os.getppid() == parent:
-        _time.sleep(every)
-    os._exit(0)
-
-
-def worker_pool(config: ExploreConfig) -> Executor | None:
-    """The processes that run the model for every session: the live runs, bands and loop scores.
-
-    The server process never loads the engine. On its own threads, the first run, band and loop
-    scores held the GIL for about a second each while their compiled kernels loaded (the page's
-    first appearance and first redraws waited), and every band competed with the redraws for
-    it. In worker processes they run beside the server on the other core; the server's thread
-    only waits for their results. ``WORKERS`` workers, so a live run never waits behind a band.
-    Each loads the engine as it starts, while the server builds the first page. Started before
-    the server starts any thread (forked where the platform can); ``None`` where no process can
-    be started, and the sessions then compute in their own threads.
-    """
-    try:
-        pool = ProcessPoolExecutor(WORKERS, mp_context=worker_context(), initializer=_warm_worker,
-                                   initargs=(config.scenario,))
-        for _ in range(WORKERS):
-            pool.submit(int)  # starts the workers now
-    except (OSError, ValueError, NotImplementedError) as exc:
-        logging.getLogger(__name__).warning("defdip explore: no worker process (%s); running in threads", exc)
-        return None
-    return pool
-
-
 def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=print) -> None:
     """Serve the explorer on ``127.0.0.1:port`` until interrupted.
 
@@ -611,7 +563,8 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
     """
     pn.config.raw_css = [*pn.config.raw_css, CSS]
     port = port or free_port()
-    pool = worker_pool(config) if config.pool is None else config.pool
+    own = config.pool is None  # a pool given is its giver's to shut down
+    pool = worker_pool(config.scenario) if own else config.pool
     config = replace(config, pool=pool)
     warm = []
 
@@ -634,12 +587,12 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
             server.io_loop.add_callback(webbrowser.open, url)
         server.io_loop.start()
     finally:
-        if pool is not None:
+        if own and pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _stop_on_terminate(io_loop) -> None:
-    """A terminate signal stops the server as Ctrl-C does, so the background process is shut down."""
+    """A terminate signal stops the server as Ctrl-C does, so its worker processes are shut down."""
     try:
         io_loop.asyncio_loop.add_signal_handler(signal.SIGTERM, io_loop.stop)
     except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
