@@ -282,13 +282,20 @@ def test_page_pin_and_difference(page):
     assert "<th>pinned</th>" in page.keys.object
 
 
-def test_page_runs_in_a_worker_process_as_in_this_one(base, tmp_path):
-    """The server's worker pool gives the runs and the band that this process computes itself."""
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_page_runs_in_a_worker_process_as_in_this_one(base, tmp_path, monkeypatch, method):
+    """The server's worker pool gives the runs and the band that this process computes itself,
+    forked (Linux) or spawned (macOS, Windows: everything it is sent must pickle)."""
     pytest.importorskip("panel")
-    from defdip.io.explore_app import ExploreConfig, ExplorerPage
-    from defdip.io.explore_workers import worker_pool
+    import multiprocessing
 
-    pool = worker_pool(base)
+    from defdip.io import explore_workers
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} here")
+    monkeypatch.setattr(explore_workers, "worker_context", lambda: multiprocessing.get_context(method))
+    pool = explore_workers.worker_pool(base)
     assert pool is not None
     try:
         explorer = ExplorerPage(ExploreConfig(base, tmp_path, band_runs=20, dominance=False, pool=pool))
