@@ -218,3 +218,20 @@ def test_existing_folder_and_foreign_partial_exit_2(tmp_path, capsys):
     assert main([*base[:-3], "-o", str(other), "--no-figures", "--seed", "4"]) == 2
     err = capsys.readouterr().err
     assert "different command" in err and "rerun that command" in err and "seed" in err
+
+
+@pytest.mark.parametrize("rows", [0, 1, 4095, 4096, 4097, 10_000])
+def test_sample_hash_is_the_digest_of_the_whole_tables_bytes(rows):
+    """Hashed a block of rows at a time, the digest is that of the row-major bytes (folders keep resuming)."""
+    import hashlib
+    import json
+
+    from defdip.sweep.store import table_hash
+
+    table = pd.DataFrame(np.random.default_rng(rows).random((rows, 5)), columns=list("abcde"),
+                         index=pd.RangeIndex(7, 7 + rows, name="run"))
+    whole = hashlib.sha256(json.dumps(list("abcde")).encode())
+    whole.update(np.arange(7, 7 + rows, dtype=np.int64).tobytes())
+    whole.update(np.ascontiguousarray(table.to_numpy(np.float64)).tobytes())
+    assert table_hash(table) == whole.hexdigest()
+    assert table_hash(table.iloc[1:]) != table_hash(table) or rows == 0

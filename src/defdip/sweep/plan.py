@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from defdip.analysis.outcomes import Outcome, parse_outcomes
+from defdip.analysis.sensitivity import ANALYSES
 from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import file_hash, model_info
@@ -50,7 +51,8 @@ class SweepPlan:
     table : pandas.DataFrame
         The sample table: index ``run``, one column per uncertain constant.
     unit : numpy.ndarray or None
-        The unit-hypercube design behind ``table`` (``None`` for oat).
+        The unit-hypercube design behind ``table``, kept for the index analyses (``None`` for oat,
+        mc and lhs, which have none).
     outputs : tuple of str
         Variables stored per run (the scenario's, ``--outputs``, and what outcomes need).
     outcomes : tuple of Outcome
@@ -129,6 +131,8 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
     else:
         unit = unit_sample(problem, method, samples, seed)
         table = problem.scale(unit)
+        if method not in ANALYSES:  # only an index analysis reads the unit sample: mc and lhs drop it,
+            unit = None  # which is a third of a 200,000-run sweep's memory
     return SweepPlan(scenario, method, samples, seed, problem, table, unit, stored, parsed, engine,
                      chunk_size, f"{scenario.name}-{method}", dominance)
 
