@@ -396,3 +396,21 @@ def test_the_workers_of_a_killed_server_end_by_themselves(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, "a worker outlived its killed server"
+
+
+def test_a_page_whose_worker_died_goes_on_in_its_own_process(base, tmp_path):
+    pytest.importorskip("panel")
+    from concurrent.futures.process import BrokenProcessPool
+
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+
+    class DeadPool:
+        def submit(self, *args):
+            raise BrokenProcessPool("a worker died")
+
+    explorer = ExplorerPage(ExploreConfig(base, tmp_path, band_runs=20, dominance=False, pool=DeadPool()))
+    explorer.layout()
+    explorer.widgets["war end year"].text.value = "2025"
+    assert explorer.run.transition is None
+    assert explorer.run.summary == run_once(explorer.settings.scenario).summary
+    explorer.close()

@@ -4,10 +4,10 @@ A session is one :class:`ExplorerPage`: a slider, a typed value and a reset per 
 scenario (:func:`defdip.io.explore_state.controls_for`), the charts of
 :mod:`defdip.figures.explore_view`, and the buttons to pin, overlay and save. Every change re-runs
 the model with the compiled engine, in the worker process of :mod:`defdip.io.explore_workers`,
-and redraws; the uncertainty band and the loop-dominance panel follow from the same worker, sent
-from a thread of the session once a pause in the changes shows they will not be stale at once,
-and are drawn when ready unless a newer change has made them stale. Panel is imported at the top: this module is
-only imported by the command, after it has checked that the ``explore`` extra is installed.
+and redraws; the uncertainty band and the loop-dominance panel come from the same worker, asked
+from a thread of the session once the changes pause, and are drawn when ready unless a newer
+change has made them stale. Panel is imported at the top: this module is only imported by the
+command, after it has checked that the ``explore`` extra is installed.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import socket
 import time as _time
 import webbrowser
 from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -495,10 +496,17 @@ class ExplorerPage:
         self._next_tick(self._show_loops, version, scores, _time.perf_counter() - started)
 
     def _compute(self, function, *args):
-        """``function(*args)`` in the worker pool (waiting for it releases the GIL), or here."""
-        if self.config.pool is None:
-            return function(*args)
-        return self.config.pool.submit(function, *args).result()
+        """``function(*args)`` in the worker pool (waiting for it releases the GIL), or here.
+
+        A worker that died (killed, out of memory) breaks the pool; the session then goes on
+        computing in this process.
+        """
+        if self.config.pool is not None:
+            try:
+                return self.config.pool.submit(function, *args).result()
+            except BrokenProcessPool:
+                pass
+        return function(*args)
 
     def _next_tick(self, callback, *args) -> None:
         self._locked(callback, *args)

@@ -261,7 +261,8 @@ def render_report(comparison, table: pd.DataFrame, figures: dict[str, Path], swe
         "section-figures": ("Indicators compared",
                             "".join(_figure(figures[f], f, FIGURE_CAPTIONS[f]) for f in compared)),
         "section-table": ("Metrics", f"<p>Per scenario, with the difference from <strong>{reference}</strong> in "
-                          "brackets. Years in a phase are integrated time: each saved value holds until the next save.</p>"
+                          "brackets. Years in a phase are integrated time: each saved value holds until the next "
+                          "save.</p>"
                           + metrics_html(table, comparison.reference)),
         "section-timeline": ("Phase timeline", timeline),
         "section-structure": ("Model structure", diagram),
