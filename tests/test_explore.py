@@ -235,6 +235,9 @@ def test_command_without_panel_exits_2_naming_the_extra(monkeypatch, capsys):
     (["--port", "70000"], "--port: 70000 is not a TCP port"),
     (["--band-runs", "0"], "--band-runs: needs at least 1"),
     (["missing.yaml"], "missing.yaml"),
+    (["--model", str(ROOT / "tests" / "models" / "golden" / "subscript_1d_arrays" / "test_subscript_1d_arrays.mdl")],
+     "'Inflow A' is subscripted (over One Dimensional Subscript); the ensemble engine supports scalar models "
+     "only; explore needs that engine; `defdip run --engine pysd` runs the model"),
 ])
 def test_command_refuses_bad_options(capsys, args, message):
     assert main(["explore", "--no-browser", *args]) == 2

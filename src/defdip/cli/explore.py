@@ -42,7 +42,13 @@ def cmd_explore(args) -> int:
         raise InputError(f"--band-runs: needs at least 1, got {args.band_runs}")
     if args.save_dir.exists() and not args.save_dir.is_dir():
         raise InputError(f"--save-dir: {args.save_dir} is a file; give a folder")
+    from defdip.core.model import model_info
+    from defdip.engines.simulate import check_ensemble_supports
     from defdip.io.explore_workers import worker_pool
+
+    # the page re-runs the model on every change with the compiled engine, which must read it
+    check_ensemble_supports(model_info(scenario.model), instead="explore needs that engine; "
+                            "`defdip run --engine pysd` runs the model")
 
     pool = worker_pool(scenario)  # before Panel's import: the worker loads the engine meanwhile
     try:

@@ -118,11 +118,17 @@ def _columns(scenario: Scenario) -> list[str]:
     return [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
 
 
-def check_ensemble_supports(info: ModelInfo) -> None:
+def check_ensemble_supports(info: ModelInfo, instead: str = "--engine pysd runs it") -> None:
     """Refuse, before anything runs, a model the ensemble engine cannot read.
 
     The engine compiles PySD's abstract model of a Vensim file with scalar variables;
     what it does not implement inside the equations it refuses by name itself.
+
+    Parameters
+    ----------
+    info : ModelInfo
+    instead : str
+        What the message offers instead (a command that has no ``--engine`` says another thing).
 
     Raises
     ------
@@ -132,7 +138,7 @@ def check_ensemble_supports(info: ModelInfo) -> None:
     for var in info.variables.values():
         if var.subscripts:
             raise Unsupported(f"{info.path}: {var.name!r} is subscripted (over {', '.join(var.subscripts)}); "
-                              "the ensemble engine supports scalar models only; --engine pysd runs it")
+                              f"the ensemble engine supports scalar models only; {instead}")
 
 
 def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None, seed: int = 0,
