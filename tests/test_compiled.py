@@ -18,7 +18,7 @@ from conftest import ROOT, SCENARIOS
 from test_golden_models import CASES
 
 from defdip.core.scenario import load_scenario, scenario_from_model
-from defdip.engines.ensemble import COMPILING, EnsembleModel, Timing
+from defdip.engines.ensemble import COMPILING, COMPILING_SCORES, EnsembleModel, Timing
 from defdip.engines.ensemble_build import Unsupported, equation_functions
 from defdip.engines.simulate import simulate, simulate_batch
 
@@ -218,6 +218,18 @@ def test_first_compile_is_reported_then_cached(tmp_path):
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert COMPILING in runs[0].stderr
     assert COMPILING not in runs[1].stderr
+
+
+def test_first_loop_scoring_is_reported_then_cached(tmp_path):
+    """The link-score kernel compiles on the first `defdip dominance` of a model, and says so once."""
+    model = write(tmp_path, "m.mdl", eq("S", "INTEG(-S / 3 + 1, 0)"))
+    runs = [subprocess.run([sys.executable, "-m", "defdip", "dominance", "--model", str(model),
+                            "-o", str(tmp_path / f"dom{i}")], check=False, capture_output=True,
+                           text=True, timeout=600)
+            for i in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stderr.count(COMPILING_SCORES) == 1
+    assert COMPILING_SCORES not in runs[1].stderr
 
 
 def test_a_sweep_seeds_the_random_streams_whatever_its_chunking(tmp_path):

@@ -45,6 +45,7 @@ RPREC = 1e-5       # pysd.py_backend.components.Time.rprec
 THREAD_MIN = 64    # members below which one thread runs them all (threads cost ~0.1 ms to start)
 CPUS = os.cpu_count() or 1
 COMPILING = "compiling model (first run only) ..."
+COMPILING_SCORES = "compiling the loop-score kernel (first run only, a few seconds) ..."
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class EnsembleModel:
     Use :meth:`load`; then :meth:`run` as often as needed (no state is kept between runs).
     """
 
-    def __init__(self, program: Program, path: Path, simulate, link_scores=None):
+    def __init__(self, program: Program, path: Path, simulate, link_scores=None, scores_cached: bool = True):
         self.program, self.path, self._simulate, self._link_scores = program, path, simulate, link_scores
+        self._scores_cached = scores_cached  # False: the first scoring compiles the kernel (said once)
         self._index = {name: i for i, name in enumerate(program.names)}
         self._const_index = {name: i for i, name in enumerate(program.constants)}
         self._score_picks = np.array([self._index[name] for name in program.score_names], np.int64)
@@ -155,6 +157,9 @@ class EnsembleModel:
         want = np.ones(len(links), np.bool_) if want is None else np.asarray(want, np.bool_)
         out = np.empty((len(values), len(saved), len(links)))
         args = (clock, ser_idx, ser_val, inside, want, float(timing.dt))
+        if not self._scores_cached:
+            print(COMPILING_SCORES, file=sys.stderr, flush=True)
+            self._scores_cached = True
         self._split(lambda lo, hi: self._link_scores(values[lo:hi], *args, out[lo:hi]), len(values))
         return saved, out
 
@@ -294,7 +299,8 @@ def _chunks(n: int) -> list[tuple[int, int]]:
 def _load(path: Path, digest: str) -> EnsembleModel:
     program, module_path = _cached_program(path, digest)
     module = _compiled(module_path)
-    return EnsembleModel(program, path, module.simulate, getattr(module, "link_scores", None))
+    return EnsembleModel(program, path, module.simulate, getattr(module, "link_scores", None),
+                         _kernel_cached(module_path, "link_scores"))
 
 
 def generator_hash() -> str:
@@ -332,10 +338,14 @@ def _compiled(module_path: Path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_path.stem] = module  # numba's cached code finds its module by name
     spec.loader.exec_module(module)
-    cache = module_path.parent / "__pycache__"
-    if not any(cache.glob(f"{module_path.stem}.simulate-*.nbi")):
+    if not _kernel_cached(module_path, "simulate"):
         print(COMPILING, file=sys.stderr, flush=True)
     return module
+
+
+def _kernel_cached(module_path: Path, kernel: str) -> bool:
+    """Whether numba has the generated module's ``kernel`` compiled on disk (its index file)."""
+    return any((module_path.parent / "__pycache__").glob(f"{module_path.stem}.{kernel}-*.nbi"))
 
 
 def saved_steps(timing: Timing) -> int:
