@@ -417,3 +417,31 @@ def test_a_page_whose_worker_died_goes_on_in_its_own_process(base, tmp_path):
     assert explorer.run.transition is None
     assert explorer.run.summary == run_once(explorer.settings.scenario).summary
     explorer.close()
+
+
+def test_a_model_without_declared_ranges_gets_sliders_from_zero_to_twice_the_value(tmp_path):
+    """Any Vensim model can be explored: a constant without ``[low, high]`` still gets a slider."""
+    pytest.importorskip("panel")
+    from defdip.core.scenario import scenario_from_model
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+
+    model = ROOT / "tests" / "models" / "golden" / "abs" / "test_abs.mdl"
+    scenario = scenario_from_model(model)
+    (flow,) = controls_for(scenario)
+    assert not flow.declared and flow.span == (0.0, 2 * flow.start) and flow.step == nice_step(*flow.span)
+    explorer = ExplorerPage(ExploreConfig(scenario, tmp_path, band_runs=8, dominance=False))
+    explorer.layout()
+    widgets = explorer.widgets[flow.name]
+    assert (widgets.slider.start, widgets.slider.end) == flow.span and "declares no range" in widgets.text.description
+    widgets.text.value = "7.5"  # beyond the slider: accepted, as the loader accepts it, and the slider widens
+    assert explorer.settings.changed[flow.name] == 7.5 and widgets.slider.end == 7.5
+    assert explorer.run.data[flow.name][0] == 7.5
+    explorer.close()
+
+
+@pytest.mark.parametrize("value, span", [(3.0, (0.0, 6.0)), (-2.0, (-4.0, 0.0)), (0.0, (0.0, 1.0)),
+                                         (float("nan"), (0.0, 1.0))])
+def test_default_span_reaches_twice_the_value_from_zero(value, span):
+    from defdip.io.explore_state import default_span
+
+    assert default_span(value) == span

@@ -130,11 +130,13 @@ class ControlWidgets:
     def __init__(self, control: Control):
         self.control = control
         css = slug(control.name)
+        note = "" if control.declared else " (The model declares no range: the slider spans 0 to twice the value.)"
         self.text = pn.widgets.TextInput(name=control.label, value=fmt(control.start), placeholder=control.name,
-                                         description=control.comment or "no documentation in the model",
+                                         description=(control.comment or "no documentation in the model") + note,
                                          width=250, css_classes=["dd-input", f"dd-input-{css}"], margin=(2, 4))
+        low, high = control.span
         self.slider = LiveSlider(
-            start=control.low, end=control.high, step=control.step, value=control.start, show_value=False,
+            start=low, end=high, step=control.step, value=control.start, show_value=False,
             css_classes=["dd-slider", f"dd-slider-{css}"], width=120, margin=(24, 4, 0, 4))
         self.reset = pn.widgets.Button(name="\u21ba", width=34,
                                        css_classes=["dd-reset", f"dd-reset-{css}"], margin=(20, 2, 0, 2))
@@ -298,6 +300,8 @@ class ExplorerPage:
     def _sync(self, widgets: ControlWidgets, value: float) -> None:
         self.busy = True
         try:
+            slider = widgets.slider  # a constant without a declared range takes any number: widen to it
+            slider.start, slider.end = min(slider.start, value), max(slider.end, value)
             widgets.slider.value = value
             widgets.text.value = fmt(value)
         finally:

@@ -97,6 +97,16 @@ class Control:
     series: bool = False
 
     @property
+    def declared(self) -> bool:
+        """Whether the model declares the constant's range (``[low, high]`` in its units)."""
+        return self.low is not None and self.high is not None
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The slider's ends: the declared range, else :func:`default_span` of the start value."""
+        return (self.low, self.high) if self.declared else default_span(self.start)
+
+    @property
     def label(self) -> str:
         """``name [units]``, as the slider is titled."""
         units = f" [{self.units}]" if self.units and self.units != "Dmnl" else ""
@@ -157,9 +167,10 @@ def controls_for(scenario: Scenario) -> tuple[Control, ...]:
             value = scenario.series[var.name][0][1]
         date = bool(var.units and var.units == time_units and var.low is not None and var.high is not None
                     and var.low <= end and var.high >= start)
+        start_value = float(value if value is not None else math.nan)
+        span = (var.low, var.high) if var.low is not None and var.high is not None else default_span(start_value)
         out.append(Control(var.name, groups.get(canonical(var.name), OTHER_GROUP), var.units, var.low, var.high,
-                           float(value if value is not None else math.nan),
-                           saveper if date else nice_step(var.low, var.high), date, var.comment, is_series))
+                           start_value, saveper if date else nice_step(*span), date, var.comment, is_series))
     return tuple(out)
 
 
@@ -169,6 +180,17 @@ def grouped(controls) -> dict[str, list[Control]]:
     for control in controls:
         out.setdefault(control.group, []).append(control)
     return out
+
+
+def default_span(value: float) -> tuple[float, float]:
+    """A slider's ends for a constant without a declared range: from 0 to twice its value.
+
+    Vensim's SyntheSim gives such a constant the same default; a typed value outside it widens
+    the slider (the model sets no bounds, so the scenario loader accepts any number).
+    """
+    if not math.isfinite(value) or value == 0:
+        return (0.0, 1.0)
+    return (0.0, 2 * value) if value > 0 else (2 * value, 0.0)
 
 
 def nice_step(low: float | None, high: float | None) -> float:
