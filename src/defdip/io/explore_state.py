@@ -185,8 +185,9 @@ def grouped(controls) -> dict[str, list[Control]]:
 def default_span(value: float) -> tuple[float, float]:
     """A slider's ends for a constant without a declared range: from 0 to twice its value.
 
-    Vensim's SyntheSim gives such a constant the same default; a typed value outside it widens
-    the slider (the model sets no bounds, so the scenario loader accepts any number).
+    Vensim too makes a range up from the model value for such a constant's slider; this one keeps
+    the value in the middle. A typed value outside it widens the slider (the model sets no
+    bounds, so the scenario loader accepts any number).
     """
     if not math.isfinite(value) or value == 0:
         return (0.0, 1.0)
