@@ -27,11 +27,10 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
 
 def main(argv=None) -> int:
-    from defdip.io.sweep_folder import run_sweep
-    from defdip.sweep.plan import plan_sweep
-
     from defdip.core.scenario import load_scenario
     from defdip.engines.simulate import ENGINES
+    from defdip.io.sweep_folder import run_sweep
+    from defdip.sweep.plan import plan_sweep
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-samples", type=int, default=512, help="Sobol' base samples")

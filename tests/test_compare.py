@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defdip.analysis.phases import summarise
+from defdip.analysis.phases import summarise, summary_of
 from defdip.compare.gather import (
     ComparedRun,
     build_comparison,
@@ -19,7 +19,6 @@ from defdip.compare.gather import (
 from defdip.compare.text import table_text
 from defdip.core.errors import InputError
 from defdip.core.model import DEFAULT_MODEL, model_info
-from defdip.analysis.phases import summary_of
 from defdip.io.pipeline import write_run
 
 

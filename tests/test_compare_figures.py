@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
+from defdip.analysis.phases import summary_of
 from defdip.compare.gather import build_comparison, from_result
 from defdip.figures.compare import (
     FIGURES,
@@ -14,7 +15,6 @@ from defdip.figures.compare import (
     run_styles,
 )
 from defdip.figures.plotting import PHASE_COLOURS, save_figure
-from defdip.analysis.phases import summary_of
 
 NAMES = [f"run{i}" for i in range(10)]
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SCENARIOS
+from conftest import ROOT
 
 from defdip.cli.main import main
 

@@ -121,7 +121,10 @@ class Dominance:
         return out
 
     def mean_abs_relative(self, run: int | None = None) -> np.ndarray:
-        """Each loop's mean |relative score| over the saved times of one run (all runs: ``None``); NaN if never scored."""
+        """Each loop's mean |relative score| over the saved times of one run (all runs: ``None``).
+
+        NaN for a loop never scored.
+        """
         rel = np.abs(self.relative_score if run is None else self.relative_score[:, run:run + 1])
         rel = rel.reshape(len(rel), -1)
         if rel.shape[1] == 0:
@@ -131,7 +134,8 @@ class Dominance:
             return np.nanmean(rel, axis=1)
 
     def loop_table(self, run: int = 0) -> pd.DataFrame:
-        """One row per loop: id, named, polarity, partition, length, variables, mean |relative score|, share dominant."""
+        """One row per loop: id, named, polarity, partition, length, variables, mean |relative score|,
+        share dominant."""
         return pd.DataFrame({
             "loop": self.loops.ids, "named": self.loops.named, "polarity": self.polarity(run),
             "partition": self.loops.partition, "length": [len(n) for n in self.loops.nodes],

@@ -166,7 +166,8 @@ def cmd_loops(args) -> int:
           f"{(table['polarity'] == '?').sum()} never active); polarity from the equations along the run")
     for row in table.itertuples(index=False):
         flags = (" mixed" if row.mixed else "") + (f"  [{row.named}]" if row.named else "")
-        print(f"{row.loop:>5} {row.polarity} len {row.length:2d} active {row.active_share:4.0%}{flags}: {row.variables}")
+        print(f"{row.loop:>5} {row.polarity} len {row.length:2d} active {row.active_share:4.0%}{flags}: "
+              f"{row.variables}")
     for check in checks:
         if check.loop is None:
             print(f"{check.label}: documented {check.documented}; NOT FOUND, missing links {check.missing}")

@@ -48,7 +48,10 @@ def summary_lines(folder: Path) -> str:
     import json
 
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    fmt = lambda x: "none" if x is None else f"{x:.2f}"
+
+    def fmt(x):
+        return "none" if x is None else f"{x:.2f}"
+
     ref = summary["reference"]
     what = "median transition year" if summary["kind"] == "sweep" else "transition year"
     lines = [(f"{summary['scenario']}: {summary['definitions']} definitions x {summary['runs_per_definition']:,} "

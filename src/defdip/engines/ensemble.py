@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -346,8 +345,3 @@ def _compiled(module_path: Path):
 def _kernel_cached(module_path: Path, kernel: str) -> bool:
     """Whether numba has the generated module's ``kernel`` compiled on disk (its index file)."""
     return any((module_path.parent / "__pycache__").glob(f"{module_path.stem}.{kernel}-*.nbi"))
-
-
-def saved_steps(timing: Timing) -> int:
-    """How many rows a run saves (for sizing output arrays)."""
-    return math.floor((timing.end - timing.start) / timing.saveper + 1e-9) + 1

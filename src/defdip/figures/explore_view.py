@@ -84,7 +84,7 @@ class TrajectoryCharts:
         self.pinned_items: list[LegendItem] = []
         self.overlay_items: list[LegendItem] = []
         self.band_areas: list = []  # the band's areas, added with the first band
-        self._lines: list[tuple] = []  # per panel: (figure, names, their current-run renderers, legend, auto y)
+        self._lines: list[tuple] = []  # per panel: (figure, names, their current-run renderers, legend)
         self.figures = [self._panel(title, names, units, limits, time_units, last=i == len(self.panels) - 1)
                         for i, (title, names) in enumerate(self.panels)]
 
@@ -116,7 +116,7 @@ class TrajectoryCharts:
         legend = Legend(items=items, location="top_left", label_text_font_size="9pt", spacing=0,
                         click_policy="hide")
         fig.add_layout(legend, "right")
-        self._lines.append((fig, names, lines, legend, not fixed))
+        self._lines.append((fig, names, lines, legend))
         for constant, variable in THRESHOLDS.items():
             if variable in names:
                 mark = Span(location=None, dimension="width", line_color="#595959", line_dash="dashed",
@@ -154,14 +154,13 @@ class TrajectoryCharts:
     def _add_band_areas(self) -> None:
         """The band's areas in every panel, under the lines (added with the first band, as the
         pinned lines are: until a band exists they would only slow the page's start)."""
-        for fig, names, lines, _, auto in self._lines:
+        for fig, names, lines, _ in self._lines:
             areas = [fig.varea(x="time", y1=f"{name} low", y2=f"{name} high", source=self.band, fill_color=colour,
                                fill_alpha=0.18) for colour, name in zip(PALETTE, names)]
             kept = [r for r in fig.renderers if r not in areas]
             first = kept.index(lines[0])
             fig.renderers = kept[:first] + areas + kept[first:]
-            if auto:
-                fig.y_range.renderers = [*fig.y_range.renderers, *areas]
+            _scale_to(fig, areas)
             self.band_areas.extend(areas)
 
     def show_pinned(self, time, data: Mapping | None) -> None:
@@ -184,19 +183,25 @@ class TrajectoryCharts:
         style = {"pinned": {"line_width": 1.4, "line_alpha": 0.7, "line_dash": PINNED_DASH},
                  "overlay": {"line_width": 1.6, "line_alpha": 0.8, "line_dash": OVERLAY_DASH}}[kind]
         added = []
-        for fig, names, lines, legend, auto in self._lines:
-            renderers, entries = list(fig.renderers), list(legend.items)
+        for fig, names, lines, legend in self._lines:
+            renderers, entries, made = list(fig.renderers), list(legend.items), []
             for colour, name, line in zip(PALETTE, names, lines):
                 new = fig.line("time", name, source=source, color=colour, **style)
                 renderers.insert(renderers.index(line), new)
                 item = LegendItem(label=f"{name} ({kind})", renderers=[new], visible=False)
                 entries.insert(entries.index(next(e for e in entries if line in e.renderers)) + 1, item)
                 added.append(item)
+                made.append(new)
             fig.renderers = renderers
             legend.items = entries
-            if auto:
-                fig.y_range.renderers = [*fig.y_range.renderers, *(i.renderers[0] for i in added[-len(names):])]
+            _scale_to(fig, made)
         return added
+
+
+def _scale_to(fig, renderers) -> None:
+    """A panel whose y axis follows its data (no declared scale) follows ``renderers`` too."""
+    if isinstance(fig.y_range, DataRange1d):
+        fig.y_range.renderers = [*fig.y_range.renderers, *renderers]
 
 
 class DifferenceCharts:

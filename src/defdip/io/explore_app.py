@@ -19,7 +19,7 @@ import time as _time
 import webbrowser
 from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -54,7 +54,7 @@ from defdip.io.explore_state import (
     shipped_names,
     uncertainty_band,
 )
-from defdip.io.explore_workers import WORKERS, warm_up, worker_pool
+from defdip.io.explore_workers import WORKERS, warm_up
 from defdip.io.pipeline import figure_spec
 
 HOST = "127.0.0.1"  # never another interface: the page can write files
@@ -88,7 +88,8 @@ class ExploreConfig:
     dominance : bool
         Show the loop-dominance panel (the analysis is installed).
     pool : Executor or None
-        Where runs, bands and loop scores are computed (:func:`worker_pool`); ``None``
+        Where runs, bands and loop scores are computed
+        (:func:`defdip.io.explore_workers.worker_pool`); ``None``
         computes them in the session's own threads (a test building a page without a server).
     """
 
@@ -97,7 +98,7 @@ class ExploreConfig:
     band_runs: int = BAND_RUNS
     seed: int = 0
     dominance: bool = field(default_factory=dominance_available)
-    pool: Executor | None = None  # where the model runs (:func:`worker_pool`); None: in the session's threads
+    pool: Executor | None = None
 
 
 def slug(name: str) -> str:
@@ -566,6 +567,8 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
     Parameters
     ----------
     config : ExploreConfig
+        Its ``pool`` (:func:`defdip.io.explore_workers.worker_pool`) is the caller's to start,
+        before Panel is imported, and to shut down.
     port : int
         TCP port (0: any free one).
     open_browser : bool
@@ -575,9 +578,7 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
     """
     pn.config.raw_css = [*pn.config.raw_css, CSS]
     port = port or free_port()
-    own = config.pool is None  # a pool given is its giver's to shut down
-    pool = worker_pool(config.scenario) if own else config.pool
-    config = replace(config, pool=pool)
+    pool = config.pool
     warm = []
 
     def warm_up_once():  # once the first page is shown: until then it would compete for the cores
@@ -588,23 +589,19 @@ def serve(config: ExploreConfig, port: int, open_browser: bool = True, on_ready=
         pn.state.onload(warm_up_once)
         return page(config)
 
-    try:
-        server = pn.serve({"/": session}, port=port, address=HOST, show=False, start=False,
-                          title=f"defdip explore: {config.scenario.name}", verbose=False,
-                          websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"])
-        url = f"http://{HOST}:{server.port}/"
-        _stop_on_terminate(server.io_loop)
-        on_ready(url)
-        if open_browser:
-            server.io_loop.add_callback(webbrowser.open, url)
-        server.io_loop.start()
-    finally:
-        if own and pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    server = pn.serve({"/": session}, port=port, address=HOST, show=False, start=False,
+                      title=f"defdip explore: {config.scenario.name}", verbose=False,
+                      websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"])
+    url = f"http://{HOST}:{server.port}/"
+    _stop_on_terminate(server.io_loop)
+    on_ready(url)
+    if open_browser:
+        server.io_loop.add_callback(webbrowser.open, url)
+    server.io_loop.start()
 
 
 def _stop_on_terminate(io_loop) -> None:
-    """A terminate signal stops the server as Ctrl-C does, so its worker processes are shut down."""
+    """A terminate signal stops the server as Ctrl-C does, so the command shuts its workers down."""
     try:
         io_loop.asyncio_loop.add_signal_handler(signal.SIGTERM, io_loop.stop)
     except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread

@@ -30,7 +30,7 @@ import yaml
 
 from defdip.analysis.phases import summary_of
 from defdip.compare.gather import RESULT_FILES, read_result_folder
-from defdip.core.case import FAN_VARIABLES, PANELS, PHASE, THRESHOLDS
+from defdip.core.case import FAN_VARIABLES, PANELS, THRESHOLDS
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
 from defdip.core.names import canonical
@@ -103,8 +103,8 @@ class Control:
 
     @property
     def span(self) -> tuple[float, float]:
-        """The slider's ends: the declared range, else :func:`default_span` of the start value."""
-        return (self.low, self.high) if self.declared else default_span(self.start)
+        """The slider's ends (:func:`slider_span`)."""
+        return slider_span(self.low, self.high, self.start)
 
     @property
     def label(self) -> str:
@@ -168,9 +168,9 @@ def controls_for(scenario: Scenario) -> tuple[Control, ...]:
         date = bool(var.units and var.units == time_units and var.low is not None and var.high is not None
                     and var.low <= end and var.high >= start)
         start_value = float(value if value is not None else math.nan)
-        span = (var.low, var.high) if var.low is not None and var.high is not None else default_span(start_value)
+        step = saveper if date else nice_step(*slider_span(var.low, var.high, start_value))
         out.append(Control(var.name, groups.get(canonical(var.name), OTHER_GROUP), var.units, var.low, var.high,
-                           start_value, saveper if date else nice_step(*span), date, var.comment, is_series))
+                           start_value, step, date, var.comment, is_series))
     return tuple(out)
 
 
@@ -180,6 +180,11 @@ def grouped(controls) -> dict[str, list[Control]]:
     for control in controls:
         out.setdefault(control.group, []).append(control)
     return out
+
+
+def slider_span(low: float | None, high: float | None, value: float) -> tuple[float, float]:
+    """A slider's ends: the declared range, else :func:`default_span` of the value."""
+    return (low, high) if low is not None and high is not None else default_span(value)
 
 
 def default_span(value: float) -> tuple[float, float]:
@@ -315,10 +320,6 @@ def run_once(scenario: Scenario, label: str | None = None) -> Run:
     return Run(label or scenario.name, frame.index.to_numpy(float), data, summary_of(result), thresholds)
 
 
-def shown_variables(names) -> tuple[str, ...]:
-    """The variables of the figure panels (and the phase) that a run has."""
-    wanted = [n for _, panel in PANELS for n in panel] + [PHASE]
-    return tuple(n for n in wanted if n in set(names))
 
 
 def key_numbers(run: Run) -> dict[str, float | None]:

@@ -70,7 +70,8 @@ def dominance_statistics(paths) -> xr.Dataset:
         quantiles = np.array([np.nanpercentile(rel[k], PERCENTILES, axis=0) if np.isfinite(rel[k]).any()
                               else np.full((len(PERCENTILES), len(time)), np.nan) for k in loops])
     return xr.Dataset({"share_dominant": (("loop", "time"), share),
-                       "relative": (("loop", "percentile", "time"), quantiles.reshape(len(loops), len(PERCENTILES), -1))},
+                       "relative": (("loop", "percentile", "time"),
+                                    quantiles.reshape(len(loops), len(PERCENTILES), -1))},
                       coords={"loop": loops, "percentile": list(PERCENTILES), "time": time})
 
 

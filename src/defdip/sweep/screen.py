@@ -52,5 +52,5 @@ def _outcome_order(plan: SweepPlan):
 
 def omissions(screen: pd.DataFrame) -> pd.DataFrame:
     """The constants left out of the scenario's uncertainties that change a yes/no verdict alone."""
-    rows = screen[(screen["changes_verdict"] == True) & ~screen["in_uncertainties"]]
+    rows = screen[screen["changes_verdict"].eq(True) & ~screen["in_uncertainties"]]
     return rows.reset_index(drop=True)

@@ -46,7 +46,12 @@ from defdip.core.case import (
 )
 from defdip.core.model import model_info
 from defdip.core.resources import DATA_DIR
-from defdip.engines.simulate import DEFAULT_BATCH_ENGINE, frames_by_run, simulate, simulate_batch
+from defdip.engines.simulate import (
+    DEFAULT_BATCH_ENGINE,
+    frames_by_run,
+    simulate,
+    simulate_batch,
+)
 from defdip.validation.checks import load_checks, run_checks
 from defdip.validation.checks_file import coverage
 
@@ -136,7 +141,8 @@ def fit_statistics(simulated, observed) -> dict:
 
 
 def sipri_series(path=None, years=SIPRI_YEARS) -> pd.Series:
-    """SIPRI Russia->Iran TIV [Million/Year] by year for ``years`` (default :data:`SIPRI_YEARS`; ``data/series.csv``)."""
+    """SIPRI Russia->Iran TIV [Million/Year] by year for ``years`` (default :data:`SIPRI_YEARS`),
+    from ``data/series.csv``."""
     table = pd.read_csv(path or DATA / "series.csv")
     rows = table[(table["series"] == SIPRI_SERIES) & table["year"].isin(years)]
     return pd.Series(rows["value"].to_numpy(float), index=rows["year"].to_numpy(int), name=SIPRI_SERIES)
@@ -169,8 +175,9 @@ def history_fit(frame: pd.DataFrame, observed: pd.Series | None = None) -> dict:
         :data:`HOLDOUT_YEARS`; ``cumulative`` 2010-2021 against SIPRI's total
         (``cumulative_relative_error``), ``cumulative_path_error`` (the worst year-end gap of the
         running totals, as a share of SIPRI's total), ``timing_error_years`` (between the years
-        in which the simulated and the observed running totals pass half of SIPRI's total); ``cumulative_2010_2024`` beside the
-        article's 481 (``article_relative_error``, unit and window untraced); ``peak_year``.
+        in which the simulated and the observed running totals pass half of SIPRI's total);
+        ``cumulative_2010_2024`` beside the article's 481 (``article_relative_error``, unit and
+        window untraced); ``peak_year``.
     """
     observed = sipri_series() if observed is None else observed
     time, cum = frame.index.to_numpy(float), frame[CUMULATIVE_RI].to_numpy(float)
@@ -224,7 +231,8 @@ def reproduction(frame: pd.DataFrame) -> list[TestResult]:
                            f"r^2 {fit['r2']:.2f} (without {SPIKE_YEAR}: {fit['r2_without_spike']:.2f}); "
                            f"fitted {min(FIT_YEARS)}-{max(FIT_YEARS)} r^2 {fit['r2_fit']:.2f}; held out "
                            f"{min(HOLDOUT_YEARS)}-{max(HOLDOUT_YEARS)} mean abs error {fit['mae_holdout']:.1f}; "
-                           f"MAPE {fit['mape']:.0f}%; worst year-end cumulative gap {fit['cumulative_path_error']:.0%} of the total"))
+                           f"MAPE {fit['mape']:.0f}%; worst year-end cumulative gap "
+                           f"{fit['cumulative_path_error']:.0%} of the total"))
     rows.append(TestResult("reproduction", "2010-2024 total beside the article's 481 (reported)", True, numbers,
                            f"{fit['cumulative_2010_2024']:.0f} vs 481 ({fit['article_relative_error']:.0%}); "
                            f"SIPRI 2010-2021 alone is {fit['cumulative_observed']:.0f}"))
