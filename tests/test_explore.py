@@ -445,3 +445,25 @@ def test_default_span_reaches_twice_the_value_from_zero(value, span):
     from defdip.io.explore_state import default_span
 
     assert default_span(value) == span
+
+
+def test_nothing_is_sent_once_the_tabs_connection_has_closed(base, tmp_path):
+    """Bokeh destroys a session a while after its tab closes; a late band is dropped meanwhile."""
+    pytest.importorskip("panel")
+    from types import SimpleNamespace
+
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+
+    explorer = ExplorerPage(ExploreConfig(base, tmp_path, band_runs=8, dominance=False))
+    explorer.layout()
+    session = SimpleNamespace(connection_count=0)
+    ran = []
+    explorer.doc = SimpleNamespace(session_context=SimpleNamespace(session=session),
+                                   add_next_tick_callback=lambda callback: callback())
+    explorer._locked(ran.append, "before the browser connects")  # the first band may come before it
+    session.connection_count = 1
+    explorer._locked(ran.append, "while it is connected")
+    session.connection_count = 0
+    explorer._locked(ran.append, "after the tab closed")
+    assert ran == ["before the browser connects", "while it is connected"] and explorer.closed
+    explorer.close()

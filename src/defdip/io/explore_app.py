@@ -157,6 +157,7 @@ class ExplorerPage:
         self.busy = False  # set while a callback moves widgets itself
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="defdip-band")
         self.closed = False  # set when the tab goes away: nothing more is sent to it
+        self.connected = False  # set once a browser has connected to the session
         self.run = self._run(self.settings.scenario)
         scenario = self.settings.scenario
         info = model_info(scenario.model)
@@ -419,12 +420,30 @@ class ExplorerPage:
         Panel calls some widget watchers (a text box's Enter) outside the lock, where changing a
         Bokeh data source raises; the next tick of the server's loop always holds it.
         """
-        if self.closed:  # the tab is gone: a late band or loop score has nowhere to go
+        if self._gone():  # a late band or loop score has nowhere to go
             return
         if self.doc is not None and self.doc.session_context is not None:
-            self.doc.add_next_tick_callback(partial(callback, *args))
+            self.doc.add_next_tick_callback(partial(self._unless_gone, callback, *args))
         else:  # no server session (a test building the page directly): draw at once
             callback(*args)
+
+    def _unless_gone(self, callback, *args) -> None:
+        if not self._gone():  # the tab may have closed since the call was queued
+            callback(*args)
+
+    def _gone(self) -> bool:
+        """Whether the tab has gone: its session destroyed, or its browser connection closed.
+
+        Bokeh destroys a session some time after its tab closes; until then a change to its
+        document is still sent, to a closed connection (tornado then logs the failure). A page
+        that has had a connection and has none now is gone as well.
+        """
+        session = getattr(self.doc.session_context, "session", None) if self.doc is not None else None
+        if session is not None and not self.closed:
+            count = session.connection_count
+            self.connected |= count > 0
+            self.closed = self.connected and count == 0
+        return self.closed
 
     def _redraw_differences(self) -> None:
         if self.differences is None:
@@ -476,10 +495,10 @@ class ExplorerPage:
         A stale task returns before its pause too: after a run of quick changes the worker may hold
         one task per change, and each pausing in turn would delay the latest band by all the pauses.
         """
-        if version != self.version or self.closed:
+        if version != self.version or self._gone():
             return
         _time.sleep(BAND_DELAY)
-        if version != self.version or self.closed:
+        if version != self.version or self._gone():
             return
         started = _time.perf_counter()
         try:
@@ -487,7 +506,7 @@ class ExplorerPage:
         except Exception as exc:  # noqa: BLE001 - the band's failure is shown where the band goes; the page goes on
             self._next_tick(self._band_failed, version, _failure(exc))
             return
-        if version != self.version or self.closed:
+        if version != self.version or self._gone():
             return
         self._next_tick(self._show_band, version, band, _time.perf_counter() - started)
         if not self.config.dominance:
