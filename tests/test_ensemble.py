@@ -108,7 +108,7 @@ def write_model(tmp_path: Path, equation: str, name: str = "m.mdl") -> Path:
 
 
 @pytest.mark.parametrize("equation, named", [
-    ("QUANTUM(Time, 3)", "QUANTUM"),
+    ("INVERT MATRIX(Time, 1)", "INVERT_MATRIX"),
     ("RANDOM POISSON(0, 10, 3, 0, 1, 0)", "RANDOM_POISSON"),
     ("GET TIME VALUE(0, 0, 0)", "GET_TIME_VALUE"),
 ])
@@ -120,10 +120,10 @@ def test_unsupported_construct_is_refused_by_name(tmp_path, equation, named):
 
 
 def test_cli_refusal_exits_2_and_writes_nothing(tmp_path, capsys):
-    model = write_model(tmp_path, "QUANTUM(Time, 3)")
+    model = write_model(tmp_path, "GAME(Time)")
     code = main(["run", "--model", str(model), "--engine", "ensemble", "-o", str(tmp_path / "out")])
     assert code == 2
-    assert "QUANTUM" in capsys.readouterr().err
+    assert "uses Game" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert main(["run", "--model", str(model), "-o", str(tmp_path / "out2")]) == 0  # PySD runs it
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from defdip.analysis import ltm
-from defdip.analysis.structure import named_loops, resolve_chain
+from defdip.analysis.structure import named_loops, per_element, resolve_chain
 from defdip.core.errors import InputError, Unsupported
 from defdip.core.model import check_model_path, file_hash
 from defdip.core.scenario import Scenario, scenario_from_model
@@ -402,7 +402,9 @@ def documented_cycles(graph: nx.DiGraph, model_path) -> tuple[dict, dict]:
     into a simple cycle.
     """
     found, unmatched = {}, {}
-    for label, chain in named_loops(Path(model_path)).items():
+    documented = {lab: ch for label, chain in named_loops(Path(model_path)).items()
+                  for lab, ch in per_element(graph, label, chain).items()}
+    for label, chain in documented.items():
         chain = [element[0] for element in resolve_chain(graph, chain)]
         walk = []
         for here, there in zip(chain, chain[1:] + chain[:1]):

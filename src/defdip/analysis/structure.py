@@ -16,6 +16,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from defdip.core.arrays import split_flat_name
 from defdip.core.model import load_model, model_info
 from defdip.core.names import canonical
 
@@ -192,6 +193,35 @@ def resolve_chain(graph: nx.DiGraph, chain: list[str]) -> list[list[str]]:
     """
     index = {canonical(n): n for n in graph}
     return [_split_names(element, index) or [element] for element in chain]
+
+
+def per_element(graph: nx.DiGraph, label: str, chain: list[str]) -> dict[str, list[str]]:
+    """A documented loop of a subscripted model, once per element it runs through.
+
+    The convention, for a graph whose nodes are elements (``Trust[Iran]``): a chain element
+    written with its subscripts (``Trust[Iran]``) stands for that element; one written without
+    them (``Trust``) stands for every element, so the loop is read once per element of the
+    subscripted variables it names, as ``"R1 reciprocity[Iran]"``, ``"R1 reciprocity[DPRK]"``,
+    each through the same element of each (a scalar variable in the chain is shared). A
+    chain of scalars only, or one with every element written, is the loop itself.
+
+    Returns
+    -------
+    dict
+        Label -> chain, one entry per element (or the loop itself).
+    """
+    bases: dict[str, dict[tuple, str]] = {}
+    for node in graph:
+        base, subscripts = split_flat_name(node)
+        if subscripts:
+            bases.setdefault(canonical(base), {})[subscripts] = node
+    loose = [name for name in chain if canonical(name) in bases and canonical(name) not in
+             {canonical(n) for n in graph}]
+    if not loose:
+        return {label: chain}
+    suffixes = [s for s in bases[canonical(loose[0])] if all(s in bases[canonical(n)] for n in loose)]
+    return {f"{label}[{','.join(s)}]": [bases[canonical(n)][s] if n in loose else n for n in chain]
+            for s in suffixes}
 
 
 def _split_names(text: str, index: dict[str, str]) -> list[str] | None:

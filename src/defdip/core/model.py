@@ -19,11 +19,12 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
+from defdip.core.arrays import Ranges, element_value, flat_name, pieces, split_flat_name
 from defdip.core.errors import InputError
 from defdip.core.names import canonical
 from defdip.core.resources import DEFAULT_MODEL
@@ -35,7 +36,7 @@ CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 # out so that checking a path does not import PySD.
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".stmx", ".xml")
-INFO_VERSION = 2  # layout of the cached variable list; bump when a row's meaning changes
+INFO_VERSION = 3  # layout of the cached variable list; bump when a row's meaning changes
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ class Variable:
         The documentation field (source or reasoning).
     subscripts : tuple of str
         The subscript ranges the variable is defined over, one per dimension (empty when scalar).
+    elements : tuple of str
+        A subscripted variable's elements, named as PySD names its output columns
+        (``Stock A[Entry 1,Column 1]``), in PySD's column order; empty when scalar.
+    element_values : tuple
+        A subscripted constant's number per element (``None`` where an element is an
+        expression); empty otherwise.
     """
 
     name: str
@@ -73,14 +80,49 @@ class Variable:
     equation: str
     comment: str
     subscripts: tuple[str, ...] = ()
+    elements: tuple[str, ...] = ()
+    element_values: tuple = ()
 
     @property
     def value(self) -> float | None:
-        """The number a constant is set to in the file, else ``None``."""
+        """The number a constant is set to in the file, else ``None`` (an array: every element's
+        number when they are all one number)."""
+        if self.elements:
+            values = set(self.element_values)
+            return values.pop() if len(values) == 1 and None not in values else None
         try:
             return float(self.equation)
         except ValueError:
             return None
+
+    def element(self, name: str) -> Variable:
+        """One element of a subscripted variable as a variable of its own (same kind, units, range).
+
+        ``name`` is the element's flat name (``growth rate[Iran]``), forgiving case and spacing.
+
+        Raises
+        ------
+        InputError
+            For an element the variable does not have; the message lists them.
+        """
+        def key(flat):
+            base, subscripts = split_flat_name(flat)
+            return canonical(base), tuple(canonical(s) for s in subscripts)
+
+        wanted = key(name)
+        for i, flat in enumerate(self.elements):
+            if key(flat) == wanted:
+                value = self.element_values[i] if i < len(self.element_values) else None
+                return replace(self, name=flat, equation="" if value is None else repr(value), elements=(),
+                               element_values=(), subscripts=())
+        raise InputError(f"{name!r}: {self.name!r} has no such element; its elements: "
+                         f"{', '.join(self.elements)}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The output columns this variable gives, as PySD names them: its elements, or its own
+        name when scalar or an array of one element."""
+        return self.elements if len(self.elements) > 1 else (self.name,)
 
 
 @dataclass(frozen=True)
@@ -135,6 +177,16 @@ class ModelInfo:
         for var in self.variables.values():
             if canonical(var.name) == key:
                 return var
+        base, subscripts = split_flat_name(name)
+        if subscripts:
+            var = self.resolve(base, where)
+            if not var.elements:
+                raise InputError(f"{where + ': ' if where else ''}{var.name!r} is not subscripted; "
+                                 f"write it without [{', '.join(subscripts)}]")
+            try:
+                return var.element(name)
+            except InputError as exc:
+                raise InputError(f"{where + ': ' if where else ''}{exc}") from None
         raise InputError(unknown_name_message(name, self.variables, where))
 
 
@@ -270,7 +322,8 @@ def _model_info_cached(path: Path, digest: str) -> ModelInfo:
         tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(rows), encoding="utf-8")
         os.replace(tmp, cached)
-    variables = {row["name"]: Variable(**{**row, "subscripts": tuple(row.get("subscripts", ()))})
+    variables = {row["name"]: Variable(**{**row, **{k: tuple(row.get(k, ())) for k in
+                                                  ("subscripts", "elements", "element_values")}})
                  for row in rows}
     return ModelInfo(path=path, sha256=digest, variables=MappingProxyType(variables))
 
@@ -330,23 +383,33 @@ def _parse_variables(path: Path) -> list[dict]:
         raise InputError(f"{path}: PySD could not parse the model: {type(exc).__name__}: {exc}") from exc
     main = next(section for section in model.sections if section.type == "main")
     equations = _equations(parsed, model_format(path))
-    ranges = _ranges(main.subscripts)
-    rows = [_row(el, equations.get(el.name, ""), ranges) for el in main.elements]
+    ranges = Ranges.of(main.subscripts)
+    grouped: dict = {}
+    for el in main.elements:  # a variable defined piece by piece may come as several elements
+        grouped.setdefault(el.name, []).append(el)
+    rows = [_row(els, equations.get(els[0].name, ""), ranges) for els in grouped.values()]
     if all(row["kind"] == "control" for row in rows):
         # e.g. a Stella file whose XML namespace PySD's XMILE reader does not look in
         raise InputError(f"{path}: PySD found no variables in the model besides the time settings")
     return rows
 
 
-def _row(el, equation: str, ranges: dict[str, list[str]]) -> dict:
-    """One abstract element as the plain data :class:`Variable` is built from (and cached as)."""
+def _row(els, equation: str, ranges: Ranges) -> dict:
+    """One abstract variable (its elements' components together) as the plain data
+    :class:`Variable` is built from (and cached as)."""
+    el = els[0]
+    components = [c for e in els for c in e.components]
     low, high = (_finite(x) for x in (el.limits or (None, None)))
     control = canonical(el.name) in {canonical(c) for c in CONTROL_NAMES}  # INITIAL_TIME too
-    return {"name": el.name, "py_name": _py_name(el.name),
-            "kind": "control" if control else _element_kind(el.components),
+    kind = "control" if control else _element_kind(components)
+    subscripted = any(c.subscripts[0] for c in components)
+    found = pieces(components, ranges) if subscripted else []
+    return {"name": el.name, "py_name": _py_name(el.name), "kind": kind,
             "units": el.units or "", "low": low, "high": high, "equation": " ".join(equation.split()),
             "comment": " ".join((el.documentation or "").split()),
-            "subscripts": list(_dimensions(el.components, ranges))}
+            "subscripts": list(ranges.dimensions(components)),
+            "elements": [flat_name(el.name, p.elements) for p in found],
+            "element_values": [element_value(p) for p in found] if kind == "constant" else []}
 
 
 def _equations(parsed, fmt: str) -> dict[str, str]:
@@ -393,33 +456,6 @@ def _xmile_pieces(el) -> list[tuple[str, str]]:
         rate = "-" + rate[3:] if rate.startswith(" - ") else rate or "0"
         parts = [(subs, f"INTEG({rate}, {init})") for subs, init in parts]
     return parts
-
-
-def _ranges(subscript_ranges) -> dict[str, list[str]]:
-    """Subscript range name -> its elements (a copied range ``B <-> A`` resolved to A's)."""
-    ranges = {}
-    for rng in subscript_ranges:
-        elements = rng.subscripts
-        if isinstance(elements, str):
-            elements = ranges.get(elements, [])
-        ranges[rng.name] = list(elements) if isinstance(elements, (list, tuple)) else []
-    return ranges
-
-
-def _dimensions(components, ranges: dict[str, list[str]]) -> tuple[str, ...]:
-    """The range of each dimension, from the subscripts on the left of every piece."""
-    columns = zip(*(component.subscripts[0] for component in components))
-    return tuple(_range_of(set(names), ranges) for names in columns)
-
-
-def _range_of(names: set[str], ranges: dict[str, list[str]]) -> str:
-    """The first-declared range holding every name (a name may itself be a range)."""
-    if len(names) == 1 and next(iter(names)) in ranges:
-        return next(iter(names))
-    wanted = set()
-    for name in names:
-        wanted.update(ranges.get(name, [name]))
-    return next((r for r, elements in ranges.items() if wanted <= set(elements)), ", ".join(sorted(names)))
 
 
 def _element_kind(components) -> str:

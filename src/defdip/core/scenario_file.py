@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from defdip.core.arrays import split_flat_name
 from defdip.core.errors import InputError
 from defdip.core.model import (
     DEFAULT_MODEL,
@@ -239,7 +240,9 @@ def constant(info: ModelInfo, name: str, where: str) -> Variable:
     """The model constant called ``name`` (case and spacing forgiven)."""
     try:
         var = info.resolve(name)
-    except InputError:
+    except InputError as exc:
+        if split_flat_name(name)[1]:  # an element: the variable's own message names its elements
+            raise InputError(f"{where}: {exc}") from None
         raise InputError(unknown_name_message(name, info.constants, where)) from None
     if var.kind != "constant":
         hint = "; set it under time" if var.kind == "control" else ""

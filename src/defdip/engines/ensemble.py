@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from defdip.core import arrays
+from defdip.core.arrays import split_flat_name
 from defdip.core.errors import InputError
 from defdip.core.model import cache_dir, check_model_path, file_hash
 from defdip.core.names import canonical
@@ -70,6 +72,11 @@ class EnsembleModel:
         self._const_index = {name: i for i, name in enumerate(program.constants)}
         self._score_picks = np.array([self._index[name] for name in program.score_names], np.int64)
         self._score_index = {name: i for i, name in enumerate(program.score_names)}
+        self._arrays: dict[str, list[str]] = {}  # a subscripted variable's canonical name -> its elements
+        for name in program.names:
+            base, elements = split_flat_name(name)
+            if elements:
+                self._arrays.setdefault(canonical(base), []).append(name)
 
     @classmethod
     def load(cls, path, digest: str | None = None) -> EnsembleModel:
@@ -112,10 +119,11 @@ class EnsembleModel:
         values : dict
             Name -> array of shape ``(N, T)``.
         """
-        names = list(outputs) if outputs is not None else list(self.program.names)
+        names = ([c for name in outputs for c in self.columns(name)] if outputs is not None
+                 else list(self.program.names))
         picks = np.array([self._index[self._name(name)] for name in names], np.int64)
         saved, out = self._execute(timing, constants, series, picks, size, seed, members)
-        return saved, {name: out[:, j, :] for j, name in enumerate(names)}
+        return saved, {self._label(name): out[:, j, :] for j, name in enumerate(names)}
 
     def link_scores(self, timing: Timing, constants: dict | None = None, series: dict | None = None,
                     size: int | None = None, want=None) -> tuple[np.ndarray, np.ndarray]:
@@ -221,8 +229,7 @@ class EnsembleModel:
     def _constants(self, given: dict, size: int | None) -> tuple[np.ndarray, int]:
         values = list(self.program.defaults)
         n = size
-        for name, value in given.items():
-            name = self._name(name)
+        for name, value in self._per_element(given):
             i = self._const_index[name]
             arr = np.asarray(value, float)
             if name in self.program.structural and np.any(arr != self.program.defaults[i]):
@@ -240,6 +247,30 @@ class EnsembleModel:
         for i, value in enumerate(values):
             C[:, i] = value
         return C, n
+
+    def _per_element(self, given: dict):
+        """``(element name, value)`` pairs: a subscripted constant's name sets each of its elements."""
+        def whole(name):
+            return name not in self._const_index and canonical(name) in self._arrays
+
+        for name, value in given.items():  # a whole array first, so that its elements set after win
+            if whole(name):
+                for element in self._arrays[canonical(name)]:
+                    yield element, value
+        for name, value in given.items():
+            if not whole(name):
+                yield self._name(name), value
+
+    def _label(self, name: str) -> str:
+        """An output's name as PySD writes it: an array of one element under the variable's own name."""
+        base, elements = split_flat_name(name)
+        return base if elements and len(self._arrays[canonical(base)]) == 1 else name
+
+    def columns(self, name: str) -> list[str]:
+        """The output columns of a variable: its elements when subscripted, else its own name."""
+        if name not in self._index and canonical(name) in self._arrays:
+            return list(self._arrays[canonical(name)])
+        return [self._name(name)]
 
     def _name(self, name: str) -> str:
         if name in self._index or name in self._const_index:
@@ -303,10 +334,11 @@ def _load(path: Path, digest: str) -> EnsembleModel:
 
 
 def generator_hash() -> str:
-    """Hash of what turns a model into native code: the generator, its helpers, numba's version."""
+    """Hash of what turns a model into native code: the generator, its helpers, the flattening of
+    arrays, numba's version."""
     import hashlib
 
-    sources = [Path(m.__file__).read_bytes() for m in (ensemble_build, ensemble_runtime)]
+    sources = [Path(m.__file__).read_bytes() for m in (ensemble_build, ensemble_runtime, arrays)]
     return hashlib.sha256(b"\0".join([*sources, version("numba").encode()])).hexdigest()[:16]
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from defdip.core.arrays import flatten
 from defdip.core.errors import InputError
 from defdip.core.model import abstract_model as core_abstract_model
 from defdip.engines.ensemble_runtime import NAMESPACE, SMALL_VENSIM, Unsupported
@@ -51,7 +52,7 @@ FUNCTIONS = {
     "sin": (1, "np.sin({0})"), "cos": (1, "np.cos({0})"), "tan": (1, "np.tan({0})"),
     "arcsin": (1, "np.arcsin({0})"), "arccos": (1, "np.arccos({0})"), "arctan": (1, "np.arctan({0})"),
     "sinh": (1, "np.sinh({0})"), "cosh": (1, "np.cosh({0})"), "tanh": (1, "np.tanh({0})"),
-    "integer": (1, "np.trunc({0})"), "modulo": (2, "np.mod({0}, {1})"),
+    "integer": (1, "np.trunc({0})"), "modulo": (2, "(({0}) - _quantum({0}, {1}))"),  # Vensim's: in (-m, 0] for x < 0
     "if_then_else": (3, "_where({0}, {1}, {2})"),
     "step": (2, "({0})*(t + _dt/2 > ({1}))"),
     # PySD's pulse(time, start, repeat_time=0, width=None, magnitude=None, end=None):
@@ -62,6 +63,7 @@ FUNCTIONS = {
     "Xpulse_train": (3, "_pulse(t, {0}, {1}, .5*_dt, ({2})/_dt, np.inf)"),
     "ramp": (3, "_ramp(t, {0}, {1}, {2})"), "Xramp": (2, "_ramp(t, {0}, {1}, np.inf)"),
     "xidz": (3, "_xidz({0}, {1}, {2})"), "zidz": (2, "_xidz({0}, {1}, 0.0)"),
+    "quantum": (2, "_quantum({0}, {1})"), "pi": (0, "np.pi"),
 }
 # RANDOM family: (arity, template); {site} numbers the call, _rk is the member's key this step
 RANDOM = {
@@ -203,18 +205,15 @@ def _generator(path) -> _Generator:
 
 
 def _nodes(section, path) -> dict[str, Node]:
+    """Every element as a scalar node: a subscripted variable gives one node per element
+    (:func:`defdip.core.arrays.flatten`), named as PySD names its output column."""
     nodes: dict[str, Node] = {}
-    for i, el in enumerate(section.elements):
-        if len(el.components) != 1 or el.components[0].subscripts[0]:
-            raise Unsupported(f"{path}: {el.name!r} is subscripted; the ensemble engine supports scalar "
-                              "models only; --engine pysd runs it")
-        ast = el.components[0].ast
-        key = el.name.lower().replace(" ", "_")
-        kind = _kind_of(el.name, ast, path)
-        node = Node(el.name, key, kind, ast, local=f"v{i}")
+    for i, el in enumerate(flatten(section, path)):
+        kind = _kind_of(el.name, el.ast, path)
+        node = Node(el.name, el.key, kind, el.ast, local=f"v{i}")
         if kind == "constant":
-            node.value = float(ast)
-        nodes[key] = node
+            node.value = float(el.ast)
+        nodes[el.key] = node
     return nodes
 
 
@@ -352,8 +351,6 @@ class _Generator:
         return method(ast)
 
     def _e_ReferenceStructure(self, ast) -> str:
-        if ast.subscripts:
-            raise Unsupported(f"{self.path}: subscripted reference {ast.reference!r}; --engine pysd runs it")
         if ast.reference == "time":
             return "t"
         node = self._node(ast.reference)

@@ -57,6 +57,13 @@ def ramp(t, slope, start, finish):
 
 
 @register_jitable
+def quantum(a, b):
+    """QUANTUM(a, b): ``b * INTEGER(a / b)``, or ``a`` when ``b`` is below Vensim's small number
+    (``pysd.py_backend.functions.quantum``)."""
+    return where(b < SMALL_VENSIM, a, b * np.trunc(a / b))
+
+
+@register_jitable
 def xidz(numerator, denominator, x):
     """XIDZ (and ZIDZ with ``x = 0``): ``x`` where ``|denominator| < SMALL_VENSIM``."""
     small = np.abs(denominator) < SMALL_VENSIM
@@ -160,6 +167,7 @@ def member_keys(seed, members):
 
 # the names the generated code calls them by
 NAMESPACE = {"np": np, "_where": where, "_pulse": pulse, "_pulse_once": pulse_once, "_ramp": ramp, "_xidz": xidz,
+             "_quantum": quantum,
              "_lookup_interpolate": lookup_interpolate, "_lookup_extrapolate": lookup_extrapolate,
              "_lookup_hold_backward": lookup_hold_backward, "_mix": mix,
              "_random_uniform": random_uniform, "_random_normal": random_normal,

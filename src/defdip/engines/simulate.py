@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from defdip.core.case import KEY_INDICATORS
+from defdip.core.arrays import PYSD_INSTEAD, split_flat_name
 from defdip.core.errors import InputError, Unsupported
 from defdip.core.model import ModelInfo, load_model, model_info
 from defdip.core.scenario import Scenario
@@ -73,7 +74,7 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
     columns = _columns(scenario)
     model = load_model(scenario.model)
     t = scenario.time
-    kwargs = {"params": scenario.params(), "return_columns": columns, "final_time": t.end,
+    kwargs = {"params": _pysd_params(model, scenario, info), "return_columns": columns, "final_time": t.end,
               "time_step": t.dt, "saveper": t.saveper}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PySD's own deprecation chatter
@@ -89,6 +90,48 @@ def _run_pysd(scenario: Scenario) -> pd.DataFrame:
         frame = model.run(**kwargs)  # flattened by PySD: one column per subscript element
     frame.index.name = "time"
     return frame
+
+
+def _pysd_params(model, scenario: Scenario, info: ModelInfo) -> dict:
+    """:meth:`Scenario.params` as PySD takes them: elements of a subscripted constant
+    (``growth rate[Iran]``) set in a copy of the variable's whole array, a ``DataArray``, or a
+    ``Series`` of them over time when one of its elements is a time series."""
+    params, arrays = {}, {}
+    for name, value in scenario.params().items():
+        base, subscripts = split_flat_name(name)
+        if subscripts and base in info.variables and info.variables[base].elements:
+            arrays.setdefault(base, {})[subscripts] = value
+        else:
+            params[name] = value
+    for base, values in arrays.items():
+        params[base] = _array_param(model, base, values, scenario.time, params.get(base))
+    return params
+
+
+def _array_param(model, base: str, values: dict, t, whole=None):
+    """One subscripted constant with some elements set: a ``DataArray``, or a ``Series`` of them
+    at every time any element's series has a point (each element linear in between, as a
+    scalar series is, and flat beyond its ends)."""
+    default = model[base].copy()
+    dims = list(default.dims)
+    if isinstance(whole, (int, float)):  # the whole array set too: its elements set here win
+        default[...] = float(whole)
+    series = {k: v for k, v in values.items() if isinstance(v, pd.Series)}
+
+    def at(time=None):
+        array = default.copy()
+        for subscripts, value in values.items():
+            if isinstance(value, pd.Series):
+                value = float(np.interp(time, value.index.to_numpy(float), value.to_numpy(float)))
+            array.loc[dict(zip(dims, subscripts))] = value
+        return array
+
+    if not series:
+        return at()
+    # xarray interpolates between the given times only: the run's ends are added as points
+    times = sorted({float(x) for v in series.values() for x in v.index} | {t.start - 1.0, t.end + 1.0})
+    # unnamed: PySD concatenates the arrays along the index and interpolates on "concat_dim"
+    return pd.Series([at(x) for x in times], index=pd.Index(times, dtype=float))
 
 
 def check_engine(engine: str | None) -> str:
@@ -119,10 +162,11 @@ def _columns(scenario: Scenario) -> list[str]:
 
 
 def check_ensemble_supports(info: ModelInfo, instead: str = "--engine pysd runs it") -> None:
-    """Refuse, before anything runs, a model the ensemble engine cannot read.
+    """Refuse, before anything runs, a model the ensemble engine cannot compile.
 
-    The engine compiles PySD's abstract model of a Vensim file with scalar variables;
-    what it does not implement inside the equations it refuses by name itself.
+    The engine compiles PySD's abstract model (a subscripted one element by element); what it
+    does not implement it refuses by name. Compiling is cached per file content, so the run
+    that follows reuses it.
 
     Parameters
     ----------
@@ -133,17 +177,21 @@ def check_ensemble_supports(info: ModelInfo, instead: str = "--engine pysd runs 
     Raises
     ------
     Unsupported
-        For an XMILE file or a subscripted variable, naming it; ``--engine pysd`` runs both.
+        Naming the variable and the construct; ``--engine pysd`` runs them.
     """
-    for var in info.variables.values():
-        if var.subscripts:
-            raise Unsupported(f"{info.path}: {var.name!r} is subscripted (over {', '.join(var.subscripts)}); "
-                              f"the ensemble engine supports scalar models only; {instead}")
+    from defdip.engines.ensemble import EnsembleModel
+
+    try:
+        EnsembleModel.load(info.path, info.sha256)
+    except Unsupported as exc:
+        message = str(exc)
+        if message.endswith(PYSD_INSTEAD) and instead != PYSD_INSTEAD:
+            message = message[: -len(PYSD_INSTEAD)] + instead
+        raise Unsupported(message) from None
 
 
 def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None = None, seed: int = 0,
                   members=None):
-    check_ensemble_supports(model_info(scenario.model))
     # Imported here, not at the top: the compiled engine brings numba (~0.3 s), which a PySD run
     # (``defdip run``'s default) never needs.
     from defdip.engines.ensemble import EnsembleModel, Timing
@@ -155,7 +203,8 @@ def _ensemble_run(scenario: Scenario, constants: dict, outputs, size: int | None
 
 
 def _run_ensemble_single(scenario: Scenario) -> pd.DataFrame:
-    columns = _columns(scenario)
+    info = model_info(scenario.model)
+    columns = [c for name in _columns(scenario) for c in info.variables[name].columns]
     time, values = _ensemble_run(scenario, dict(scenario.constants), columns)
     frame = pd.DataFrame({name: values[name][0] for name in columns}, index=pd.Index(time, name="time"))
     return frame
@@ -246,6 +295,7 @@ def _check_range(var, values) -> None:
 
 
 def _batch_outputs(scenario: Scenario, outputs) -> tuple[str, ...]:
+    """The output columns: each name's elements when it is subscripted (``Stock A[Entry 1]``)."""
     names = tuple(outputs or scenario.outputs or KEY_INDICATORS)
     info = model_info(scenario.model)
-    return tuple(info.resolve(name, where="outputs").name for name in names)
+    return tuple(c for name in names for c in info.resolve(name, where="outputs").columns)
