@@ -19,6 +19,7 @@ from defdip.analysis.sensitivity import MORRIS_LEVELS
 from defdip.core.errors import InputError
 from defdip.core.model import model_info, unknown_name_message
 from defdip.core.scenario import Scenario, Uncertainty
+from defdip.core.scenario_file import bounded
 
 METHODS = ("oat", "mc", "lhs", "sobol", "morris")
 # Default --samples per method: runs for mc/lhs, base samples for sobol (runs = N (2D + 2)),
@@ -165,12 +166,8 @@ def _vary_uncertainty(info, name: str, low: float, high: float) -> Uncertainty:
         raise InputError(f"{where}: {var.name!r} is a {var.kind}; only constants can be varied")
     if not low < high:
         raise InputError(f"{where}: LOW ({low:g}) must be below HIGH ({high:g})")
-    lo, hi = var.low, var.high
-    if (lo is not None and low < lo) or (hi is not None and high > hi):
-        allowed = f"[{'?' if lo is None else f'{lo:g}'}, {'?' if hi is None else f'{hi:g}'}]"
-        raise InputError(f"{where}: [{low:g}, {high:g}] leaves the declared range of {var.name!r}; "
-                         f"allowed: {allowed}")
-    return Uncertainty(var.name, "uniform", low, high)
+    # the same range rule as a scenario file's values
+    return Uncertainty(var.name, "uniform", bounded(var, low, where), bounded(var, high, where))
 
 
 def _scenario_value(scenario: Scenario, info, name: str) -> float:
