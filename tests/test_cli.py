@@ -1,5 +1,6 @@
 """The command line end to end: outputs, exit codes, and nothing lost on bad input."""
 import json
+import os
 import subprocess
 import sys
 
@@ -195,3 +196,54 @@ def test_two_identical_runs_at_once_one_writes_the_other_refuses(tmp_path):
     assert len(err.strip().splitlines()) == 1
     assert "another defdip command" in err or "already exist" in err
     assert [p.name for p in (tmp_path / "same").iterdir()] == ["baseline"]
+
+
+def must_not_run(*args, **kwargs):
+    raise AssertionError("the model ran before the output folder was checked")
+
+
+NOTHING_RUNS = {"run": "defdip.io.pipeline.simulate", "sweep": "defdip.sweep.executors.simulate_batch",
+                "dominance": "defdip.io.dominance_folder.dominance", "compare": "defdip.compare.gather.simulate"}
+COMMANDS = {"run": ["run"], "sweep": ["sweep", "baseline", "--method", "mc", "--samples", "4"],
+            "dominance": ["dominance"], "compare": ["compare", str(SCENARIOS / "baseline.yaml")]}
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "dominance"])
+@pytest.mark.parametrize("below", ["", "deeper"])
+def test_minus_o_a_file_or_below_one_is_refused_before_running(tmp_path, capsys, monkeypatch, command, below):
+    monkeypatch.setattr(NOTHING_RUNS[command], must_not_run)
+    (tmp_path / "f").write_text("precious\n")
+    assert main([*COMMANDS[command], "-o", str(tmp_path / "f" / below)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"defdip: error: {tmp_path / 'f'}: is a file; -o needs a folder (give another -o)\n"
+    assert (tmp_path / "f").read_text() == "precious\n" and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not bind root")
+@pytest.mark.parametrize("command", ["run", "sweep", "compare"])
+def test_a_read_only_output_folder_is_refused_before_running(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.setattr(NOTHING_RUNS[command], must_not_run)
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main([*COMMANDS[command], "-o", str(locked)]) == 2
+        assert capsys.readouterr().err == (f"defdip: error: {locked}: is not writable; give -o a folder you can "
+                                           "write to\n")
+        assert not any(locked.iterdir())
+    finally:
+        locked.chmod(0o755)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "--seed: -1 is not allowed; give a whole number from 0 to 4294967295"),
+    (["--samples", "1000000000000"], "--samples 1000000000000: the mc design over 27 constants would be "
+                                     "1,000,000,000,000 runs; at most 10,000,000 are allowed"),
+])
+def test_a_sweep_too_big_or_a_negative_seed_is_refused_before_running(tmp_path, capsys, monkeypatch, argv,
+                                                                      message):
+    monkeypatch.setattr(NOTHING_RUNS["sweep"], must_not_run)
+    assert main(["sweep", "baseline", "--method", "mc", *argv, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert not any(tmp_path.iterdir())

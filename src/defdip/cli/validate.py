@@ -99,6 +99,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from defdip.figures.plotting import save_figure
     from defdip.figures.validation import figure_calibration
     from defdip.io.folders import atomic_folder, check_writable, write_json
+    from defdip.sweep.sampling import check_seed
     from defdip.validation.calibrate import (
         METHODS,
         calibrate,
@@ -108,6 +109,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     if args.method not in METHODS:
         raise InputError(f"--method: {args.method!r} is not allowed; allowed: {', '.join(METHODS)}")
+    check_seed(args.seed)
     if args.bootstrap < 0:
         raise InputError(f"--bootstrap: must be 0 or more, got {args.bootstrap}")
     for option, value in (("--max-iterations", args.max_iterations), ("--generations", args.generations)):

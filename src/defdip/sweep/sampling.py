@@ -187,6 +187,32 @@ def check_samples(method: str, n: int) -> None:
         raise InputError(f"--samples: {method} needs at least {least}, got {n}")
 
 
+MAX_RUNS = 10_000_000  # a sweep's sample table and results are held and stored run by run
+MAX_SEED = 2**32 - 1
+
+
+def design_runs(method: str, n: int, constants: int) -> int:
+    """Runs of a ``method`` design with ``--samples n`` over ``constants`` uncertain constants."""
+    return {"oat": 1 + constants * n, "sobol": n * (2 * constants + 2),
+            "morris": n * (constants + 1)}.get(method, n)
+
+
+def check_design(method: str, n: int, constants: int) -> int:
+    """The design's number of runs, refused above :data:`MAX_RUNS` before anything is drawn."""
+    runs = design_runs(method, n, constants)
+    if runs > MAX_RUNS:
+        raise InputError(f"--samples {n}: the {method} design over {constants} constants would be {runs:,} "
+                         f"runs; at most {MAX_RUNS:,} are allowed (give fewer --samples)")
+    return runs
+
+
+def check_seed(seed: int) -> int:
+    """Refuse a seed outside ``0 .. MAX_SEED``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed: {seed} is not allowed; give a whole number from 0 to {MAX_SEED}")
+    return seed
+
+
 def unit_sample(problem: Problem, method: str, n: int, seed: int) -> np.ndarray:
     """A design on the unit hypercube (not for ``oat``, which is built in value space).
 
