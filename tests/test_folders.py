@@ -148,3 +148,24 @@ def test_a_second_process_refuses_a_folder_being_written(tmp_path):
     third = subprocess.run([sys.executable, "-m", "defdip", "run", "-o", str(out)], capture_output=True, text=True)
     assert third.returncode == 0, third.stderr
     assert names(out) == ["baseline"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 exchange is Linux's")
+def test_force_swaps_the_folders_so_the_result_never_goes_missing(tmp_path, monkeypatch):
+    """Every rename made while replacing leaves a whole result at the target (old or new)."""
+    import os
+
+    import defdip.io.folders as folders
+
+    target = made_by(tmp_path / "run", "run")
+    renames = []
+
+    def checked(source, destination):
+        os.rename(source, destination)
+        renames.append(destination)
+        assert marker_command(target) == "run", f"{target} missing after renaming {source} to {destination}"
+
+    monkeypatch.setattr(folders.os, "replace", checked)
+    with atomic_folder(target, force=True, kind="run") as work:
+        (work / "new.csv").write_text("new")
+    assert renames and names(target) == sorted([MARKER, "new.csv"]) and names(tmp_path) == ["run"]

@@ -298,3 +298,12 @@ def test_two_identical_sweeps_at_once_one_writes_the_other_refuses(tmp_path):
     assert "internal error" not in err and len([x for x in err.splitlines() if "error" in x]) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["baseline-mc"]
     assert (tmp_path / "baseline-mc" / "fan.png").is_file()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_file_where_the_partial_folder_goes_is_refused_and_kept(tmp_path, capsys, force):
+    (tmp_path / "baseline-mc.partial").write_text("precious\n")
+    assert main(["sweep", "baseline", "--method", "mc", "--samples", "4", "-o", str(tmp_path), *force]) == 2
+    assert "baseline-mc.partial: is not a folder of an unfinished sweep" in capsys.readouterr().err
+    assert (tmp_path / "baseline-mc.partial").read_text() == "precious\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["baseline-mc.partial"]

@@ -63,7 +63,9 @@ def check_target(target: Path) -> None:
         Naming the path and what is wrong, before anything runs.
     """
     target = Path(target)
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
+    if target.is_symlink():
+        raise InputError(f"{target}: is a symbolic link, not a result folder; give another -o or remove the link")
+    if target.exists() and not target.is_dir():
         raise InputError(f"{target}: is a file, not a result folder; -o names the folder that holds "
                          "the results (give another -o or move the file away)")
     ancestor = target.parent

@@ -42,6 +42,8 @@ def prepare_folder(plan: SweepPlan, out_dir: Path, force: bool) -> tuple[Path, P
     partial = final.with_name(final.name + ".partial")
     check_writable(final, force, kind=KIND)  # and hold it: one sweep at a time in this folder
     mine = identity(plan)
+    if partial.exists() and (partial.is_symlink() or not partial.is_dir()):
+        raise InputError(f"{partial}: is not a folder of an unfinished sweep; move it away or choose another -o")
     if partial.exists():
         try:
             theirs = json.loads((partial / IDENTITY_FILE).read_text(encoding="utf-8"))
