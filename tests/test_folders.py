@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from defdip.core.errors import InputError
-from defdip.io.folders import MARKER, atomic_folder, check_writable, claim, marker_command, release
+from defdip.io.claims import claim, release
+from defdip.io.folders import MARKER, atomic_folder, check_writable, marker_command
 
 
 def names(folder):

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     finally:
-        from defdip.io.folders import release_all
+        from defdip.io.claims import release_all
 
         release_all()  # the result folders this command claimed, written or not
 

@@ -2,7 +2,7 @@
 
 A command writes one result folder, ``PARENT/<name>``, where ``PARENT`` is its ``-o`` folder and the
 name is the command's own. While a command holds a result folder it holds a lock on it
-(``PARENT/.<name>.lock``, :func:`claim`), so a second command aimed at the same folder refuses instead
+(``PARENT/.<name>.lock``, :func:`defdip.io.claims.claim`), so a second command aimed at the same folder refuses instead
 of replacing it. The folder is assembled in a hidden temporary sibling and swapped into place by
 one rename; it carries a marker, :data:`MARKER`, naming the command that wrote it. An existing
 folder is replaced only with ``force``, and only when its marker names the same command: never a
@@ -18,27 +18,13 @@ import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from defdip.core.errors import InputError
+from defdip.io.claims import claim, is_claimed, release
 
 MARKER = ".defdip-result.json"  # {"command": ...}: which command wrote the folder
-LOCK_SUFFIX = ".lock"
 TEMPORARY = ".tmp-"  # a work folder is ``.<name>.tmp-<random>`` beside its target
-
-
-@dataclass
-class Claim:
-    """A result folder this process holds: its lock file's descriptor and the parents it made."""
-
-    target: Path
-    lock: Path
-    fd: int | None
-    created: list[Path] = field(default_factory=list)
-
-
-_CLAIMS: dict[Path, Claim] = {}  # result folders held by this process, by absolute path
 
 
 def marker_command(folder: Path) -> str | None:
@@ -97,14 +83,22 @@ def check_writable(target: Path, force: bool, *, kind: str) -> None:
     """
     target = Path(target)
     check_target(target)
-    new = Path(os.path.abspath(target)) not in _CLAIMS
+    new = not is_claimed(target)
     claim(target)
+    if new:
+        _remove_stale(target)  # only the claim's holder may
     try:
         _check_replaceable(target, force, kind)
     except InputError:
         if new:
             release(target)
         raise
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove work folders a killed command left beside ``target`` (only its claim's holder may)."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}{TEMPORARY}*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _check_replaceable(target: Path, force: bool, kind: str) -> None:
@@ -115,113 +109,6 @@ def _check_replaceable(target: Path, force: bool, kind: str) -> None:
     if any(target.iterdir()) and marker_command(target) != kind:
         raise InputError(f"{target}: not a result folder of `defdip {kind}` (no {MARKER} naming it); "
                          "--force replaces only those: move it away or choose another -o")
-
-
-def claim(target: Path) -> Claim:
-    """Lock the result folder ``target`` for this process (again: the same claim).
-
-    The lock is ``fcntl.flock`` on ``PARENT/.<name>.lock``, so it ends with the process however
-    that ends; stale work folders of an earlier, killed command are removed once it is held.
-
-    Raises
-    ------
-    InputError
-        If another process holds it.
-    """
-    target = Path(target)
-    key = Path(os.path.abspath(target))
-    if key in _CLAIMS:
-        return _CLAIMS[key]
-    created = _make_parents(target.parent)
-    lock = target.with_name(f".{target.name}{LOCK_SUFFIX}")
-    try:
-        fd = _lock(lock, target)
-    except BaseException:
-        _remove_empty(created)
-        raise
-    _CLAIMS[key] = held = Claim(target, lock, fd, created)
-    _remove_stale(target)
-    return held
-
-
-def release(target: Path, published: bool = False) -> None:
-    """Give up the claim on ``target``; unless it was published, remove the parents the claim made."""
-    held = _CLAIMS.pop(Path(os.path.abspath(target)), None)
-    if held is None:
-        return
-    if held.fd is not None:
-        held.lock.unlink(missing_ok=True)  # while still locked: no one else locks this inode meanwhile
-        _unlock(held.fd)
-    if not published:
-        _remove_empty(held.created)
-
-
-def release_all() -> None:
-    """Release every claim of this process (the command line calls it when a command ends)."""
-    for key in list(_CLAIMS):
-        release(key)
-
-
-def _lock(path: Path, target: Path) -> int | None:
-    try:
-        import fcntl
-    except ImportError:  # no flock on this platform: folders are still atomic, just not locked
-        return None
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise InputError(f"{target}: another defdip command (process {holder}) is writing this result "
-                             "folder; wait for it to finish or choose another -o") from None
-        try:
-            current = os.stat(path).st_ino
-        except FileNotFoundError:
-            current = None
-        if current == os.fstat(fd).st_ino:  # not unlinked by the previous holder meanwhile
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            return fd
-        os.close(fd)
-
-
-def _unlock(fd: int) -> None:
-    import fcntl
-
-    fcntl.flock(fd, fcntl.LOCK_UN)  # also for worker processes that inherited the descriptor
-    os.close(fd)
-
-
-def _make_parents(parent: Path) -> list[Path]:
-    """Create ``parent`` and its missing ancestors; return those created, outermost first."""
-    missing = []
-    while not parent.exists() and parent != parent.parent:
-        missing.append(parent)
-        parent = parent.parent
-    created = []
-    for folder in reversed(missing):
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        created.append(folder)
-    return created
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # not empty: something else was put there meanwhile
-            return
-
-
-def _remove_stale(target: Path) -> None:
-    """Remove work folders a killed command left beside ``target`` (only its claim's holder may)."""
-    for stale in target.parent.glob(f".{glob.escape(target.name)}{TEMPORARY}*"):
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextmanager
