@@ -307,3 +307,19 @@ def test_a_file_where_the_partial_folder_goes_is_refused_and_kept(tmp_path, caps
     assert "baseline-mc.partial: is not a folder of an unfinished sweep" in capsys.readouterr().err
     assert (tmp_path / "baseline-mc.partial").read_text() == "precious\n"
     assert [p.name for p in tmp_path.iterdir()] == ["baseline-mc.partial"]
+
+
+def test_a_chunk_without_a_data_checksum_is_recomputed(tmp_path, capsys, reference):
+    """A .partial folder from before chunks carried a checksum: its chunks are redone, and it is said."""
+    from defdip.io.sweep_folder import prepare_folder
+    from defdip.sweep.store import netcdf_engine
+
+    p = plan()
+    _, partial = prepare_folder(p, tmp_path, force=False)
+    paths = run_chunks(p, partial)
+    old = xr.load_dataset(paths[0])
+    del old.attrs["data_sha256"]
+    old.to_netcdf(paths[0], engine=netcdf_engine())
+    capsys.readouterr()
+    assert_identical(contents(run_sweep(p, tmp_path, figures=False)), reference)
+    assert "chunk-00000.nc (no data checksum: written by an earlier version)" in capsys.readouterr().err

@@ -108,6 +108,8 @@ def chunk_fault(path: Path, sample_hash: str, start: int, stop: int, outputs) ->
                 return f"holds another run range (the plan's is {start}-{stop - 1})"
             if not all(n in ds for n in outputs):
                 return "lacks an output"
+            if "data_sha256" not in attrs:
+                return "no data checksum: written by an earlier version"
             data = {name: ds[name].values for name in ds.data_vars}
             if data_hash(ds["run"].values, ds["time"].values, data) != attrs.get("data_sha256"):
                 return "its data do not match their checksum"
