@@ -63,8 +63,8 @@ def check_folder(out, method: str) -> dict:
 
 
 def test_calibrate_local_writes_the_fit_it_reports(tmp_path, capsys):
-    out = tmp_path / "local"
-    assert main(["calibrate", str(BASELINE), "--params", *PARAMS, *BUDGET, "--seed", "1", "-o", str(out)]) == 0
+    out = tmp_path / "calibration"  # -o is the parent folder; calibrate names its own
+    assert main(["calibrate", str(BASELINE), "--params", *PARAMS, *BUDGET, "--seed", "1", "-o", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert all(name in printed for name in PARAMS) and "model runs" in printed
     report = check_folder(out, "local")
@@ -77,12 +77,12 @@ def test_calibrate_global_is_seeded_and_searches_a_population(tmp_path):
     args = ["calibrate", str(BASELINE), "--method", "global", "--generations", "1", "--params", *PARAMS,
             *BUDGET, "--seed", "4"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
-    report = check_folder(tmp_path / "a", "global")
-    assert "differential evolution" in load_scenario(tmp_path / "a" / "calibrated.yaml").description
+    report = check_folder(tmp_path / "a" / "calibration", "global")
+    assert "differential evolution" in load_scenario(tmp_path / "a" / "calibration" / "calibrated.yaml").description
     # differential evolution evaluates its population (8 x 2 constants) twice before the local fit
     assert report["evaluations"] >= 2 * 8 * len(PARAMS)
     assert main([*args, "-o", str(tmp_path / "b")]) == 0  # same seed: the same search, the same numbers
-    again = json.loads((tmp_path / "b" / "calibration.json").read_text())
+    again = json.loads((tmp_path / "b" / "calibration" / "calibration.json").read_text())
     assert again["parameters"] == report["parameters"] and again["evaluations"] == report["evaluations"]
 
 

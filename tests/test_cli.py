@@ -1,5 +1,6 @@
 """The command line end to end: outputs, exit codes, and nothing lost on bad input."""
 import json
+import os
 import subprocess
 import sys
 
@@ -125,3 +126,124 @@ def test_debug_shows_the_traceback(tmp_path, argv):
     from defdip.core.errors import InputError
     with pytest.raises(InputError):
         main(argv + ["-o", str(tmp_path)])
+
+
+def test_minus_o_is_the_parent_folder_in_every_command(tmp_path, capsys):
+    """`defdip run` then the other commands with the same -o and --force: each writes its own folder
+    beside the run's and the run's is untouched."""
+    from conftest import ROOT
+
+    assert main(["run", "-o", str(tmp_path)]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "baseline").iterdir()}
+    matrix = tmp_path.parent / f"{tmp_path.name}-matrix.csv"
+    matrix.write_text(",A,B,C\nA,0,2,1\nB,2,0,1\nC,1,1,0\n")
+    commands = {
+        "trends": ["trends"],
+        "micmac": ["micmac", str(matrix)],
+        "loops": ["loops", "--model", str(ROOT / "tests" / "models" / "ltm" / "bass.mdl")],
+        "compare": ["compare", str(tmp_path / "baseline")],
+        "report": ["report", str(tmp_path / "baseline")],
+    }
+    for name, argv in commands.items():
+        assert main([*argv, "-o", str(tmp_path), "--force"]) == 0, name
+        assert str(tmp_path / name) in capsys.readouterr().out, name
+    assert {p.name for p in tmp_path.iterdir()} == {"baseline", *commands}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "baseline").iterdir()} == before
+
+
+@pytest.mark.parametrize("command", [["run"], ["trends"], ["micmac"]])
+def test_force_onto_a_file_is_refused_and_keeps_it(tmp_path, capsys, command):
+    """`echo precious > f; defdip CMD -o DIR --force` where the result folder's name is taken by a file,
+    and with -o itself a file: exit 2, one line naming the file, the file kept, nothing else written."""
+    name = {"run": "baseline"}.get(command[0], command[0])
+    (tmp_path / name).write_text("precious\n")
+    assert main([*command, "-o", str(tmp_path), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / name}: is a file" in err and len(err.strip().splitlines()) == 1
+    assert main([*command, "-o", str(tmp_path / name), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / name}: is a file" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / name).read_text() == "precious\n"
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no .old-PID, no lock, no work folder
+
+
+def test_force_never_replaces_a_folder_another_command_wrote(tmp_path, capsys):
+    assert main(["run", "--set", "war start year=2100", "-o", str(tmp_path)]) == 0
+    (tmp_path / "baseline").rename(tmp_path / "trends")  # a run's folder where trends writes
+    mine = tmp_path / "micmac"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "trends").iterdir()}
+    assert main(["trends", "-o", str(tmp_path), "--force"]) == 2
+    assert "not a result folder of `defdip trends`" in capsys.readouterr().err
+    assert main(["micmac", "-o", str(tmp_path), "--force"]) == 2
+    assert "not a result folder of `defdip micmac`" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "trends").iterdir()} == before
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["micmac", "trends"]
+
+
+def test_two_identical_runs_at_once_one_writes_the_other_refuses(tmp_path):
+    """Two real processes, started together, into one folder: never both 0, never an internal error."""
+    argv = [sys.executable, "-m", "defdip", "run", "-o", str(tmp_path / "same")]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert sorted(code for code, _ in results) == [0, 2], results
+    (err,) = [err for code, err in results if code == 2]
+    assert len(err.strip().splitlines()) == 1
+    assert "another defdip command" in err or "already exist" in err
+    assert [p.name for p in (tmp_path / "same").iterdir()] == ["baseline"]
+
+
+def must_not_run(*args, **kwargs):
+    raise AssertionError("the model ran before the output folder was checked")
+
+
+NOTHING_RUNS = {"run": "defdip.io.pipeline.simulate", "sweep": "defdip.sweep.executors.simulate_batch",
+                "dominance": "defdip.io.dominance_folder.dominance", "compare": "defdip.compare.gather.simulate"}
+COMMANDS = {"run": ["run"], "sweep": ["sweep", "baseline", "--method", "mc", "--samples", "4"],
+            "dominance": ["dominance"], "compare": ["compare", str(SCENARIOS / "baseline.yaml")]}
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "dominance"])
+@pytest.mark.parametrize("below", ["", "deeper"])
+def test_minus_o_a_file_or_below_one_is_refused_before_running(tmp_path, capsys, monkeypatch, command, below):
+    monkeypatch.setattr(NOTHING_RUNS[command], must_not_run)
+    (tmp_path / "f").write_text("precious\n")
+    assert main([*COMMANDS[command], "-o", str(tmp_path / "f" / below)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"defdip: error: {tmp_path / 'f'}: is a file; -o needs a folder (give another -o)\n"
+    assert (tmp_path / "f").read_text() == "precious\n" and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not bind root")
+@pytest.mark.parametrize("command", ["run", "sweep", "compare"])
+def test_a_read_only_output_folder_is_refused_before_running(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.setattr(NOTHING_RUNS[command], must_not_run)
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main([*COMMANDS[command], "-o", str(locked)]) == 2
+        assert capsys.readouterr().err == (f"defdip: error: {locked}: is not writable; give -o a folder you can "
+                                           "write to\n")
+        assert not any(locked.iterdir())
+    finally:
+        locked.chmod(0o755)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "--seed: -1 is not allowed; give a whole number from 0 to 4294967295"),
+    (["--samples", "1000000000000"], "--samples 1000000000000: the mc design over 27 constants would be "
+                                     "1,000,000,000,000 runs; at most 10,000,000 are allowed"),
+])
+def test_a_sweep_too_big_or_a_negative_seed_is_refused_before_running(tmp_path, capsys, monkeypatch, argv,
+                                                                      message):
+    monkeypatch.setattr(NOTHING_RUNS["sweep"], must_not_run)
+    assert main(["sweep", "baseline", "--method", "mc", *argv, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert not any(tmp_path.iterdir())

@@ -331,14 +331,14 @@ def test_every_named_loop_is_an_enumerated_cycle(shipped_effects):
 
 
 def test_loops_command_prints_and_writes(tmp_path, population, capsys):
-    out = tmp_path / "loops"
-    assert main(["loops", "--model", str(population), "-o", str(out)]) == 0
+    out = tmp_path / "loops"  # -o is the parent folder; loops names its own
+    assert main(["loops", "--model", str(population), "-o", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "3 feedback loops" in printed and "1 R, 2 B" in printed
     table = pd.read_csv(out / "loops.csv")
     assert sorted(table["polarity"]) == ["B", "B", "R"]
     assert (out / "links.csv").is_file() and (out / "named_loops.csv").is_file()
-    assert main(["loops", "--model", str(population), "-o", str(out)]) == 2  # no overwrite without --force
+    assert main(["loops", "--model", str(population), "-o", str(tmp_path)]) == 2  # no overwrite without --force
     assert main(["loops", "--model", str(population), "--max-length", "0"]) == 2
 
 

@@ -204,7 +204,7 @@ def test_command_reads_a_pandas_matrix(tmp_path):
     names = ["A", "B", "C"]
     pd.DataFrame([[0, 2, 1], [2, 0, 1], [1, 1, 0]], index=names, columns=names).to_csv(tmp_path / "m.csv")
     assert main(["micmac", str(tmp_path / "m.csv"), "-o", str(tmp_path / "out")]) == 0
-    table = pd.read_csv(tmp_path / "out" / "micmac.csv")
+    table = pd.read_csv(tmp_path / "out" / "micmac" / "micmac.csv")
     assert sorted(table["variable"]) == names
 
 
@@ -228,8 +228,8 @@ def test_shipped_matrix_is_valid_and_every_three_is_justified():
 
 @pytest.fixture(scope="module")
 def shipped_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("micmac") / "micmac"
-    assert main(["micmac", "-o", str(out)]) == 0
+    out = tmp_path_factory.mktemp("results") / "micmac"
+    assert main(["micmac", "-o", str(out.parent)]) == 0
     return out
 
 
@@ -246,7 +246,7 @@ def test_command_writes_table_summary_figures_and_report(shipped_run):
 
 def test_command_refuses_to_overwrite_without_force(shipped_run, capsys):
     before = (shipped_run / "micmac.csv").read_bytes()
-    assert main(["micmac", "-o", str(shipped_run)]) == 2
+    assert main(["micmac", "-o", str(shipped_run.parent)]) == 2
     assert "--force" in capsys.readouterr().err
     assert (shipped_run / "micmac.csv").read_bytes() == before
 
@@ -260,8 +260,8 @@ def test_command_on_a_bad_matrix_exits_2_naming_the_cell(tmp_path, capsys):
 
 def test_command_on_another_matrix_without_mapping_skips_the_model_check(tmp_path):
     path = write_matrix(tmp_path / "m.csv", ["A", "B", "C"], [[0, 2, 1], [2, 0, 1], [1, 1, 0]])
-    out = tmp_path / "out"
-    assert main(["micmac", str(path), "-o", str(out)]) == 0
+    out = tmp_path / "out" / "micmac"
+    assert main(["micmac", str(path), "-o", str(out.parent)]) == 0
     assert json.loads((out / "summary.json").read_text())["k"] == 2
     assert not (out / "experts_vs_model.md").exists()
 

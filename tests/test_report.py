@@ -35,9 +35,9 @@ def sweep_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def every_scenario(tmp_path_factory, sweep_dir):
     """`defdip report scenarios/*.yaml --sweep DIR`: all shipped scenarios in one command."""
-    out = tmp_path_factory.mktemp("compare") / "all"
+    out = tmp_path_factory.mktemp("compare") / "report"  # -o is the parent folder; report names its own
     files = sorted(str(p) for p in SCENARIOS.glob("*.yaml"))
-    assert main(["report", *files, "-o", str(out), "--sweep", str(sweep_dir)]) == 0
+    assert main(["report", *files, "-o", str(out.parent), "--sweep", str(sweep_dir)]) == 0
     return out, files
 
 
@@ -77,8 +77,8 @@ def test_compare_prints_a_table_and_writes_no_report_unless_asked(tmp_path, caps
     assert main(["compare", *files, "-o", str(tmp_path / "c"), "--vars", "reciprocity"]) == 0
     out = capsys.readouterr().out
     assert "baseline *" in out and "Reciprocity" in out and "no_war" in out
-    assert not (tmp_path / "c" / "report.html").exists()
-    table = pd.read_csv(tmp_path / "c" / "compare.csv", index_col="scenario")
+    assert not (tmp_path / "c" / "compare" / "report.html").exists()
+    table = pd.read_csv(tmp_path / "c" / "compare" / "compare.csv", index_col="scenario")
     # Without the Ukraine war Russia never needs Iranian munitions: Iran->Russia stays 0, so
     # Reciprocity = 1 - |RI - 0| / RI = 0, and the difference is minus the baseline's own value
     # (from a PySD run of the baseline, the compare code not involved).
@@ -110,7 +110,7 @@ def test_a_folder_that_is_not_a_result_folder_is_refused(tmp_path, capsys):
 def test_existing_output_is_kept_without_force(every_scenario, capsys):
     out, _ = every_scenario
     before = (out / "compare.csv").read_bytes()
-    assert main(["compare", str(SCENARIOS / "baseline.yaml"), "-o", str(out)]) == 2
+    assert main(["report", str(SCENARIOS / "baseline.yaml"), "-o", str(out.parent)]) == 2
     assert "--force" in capsys.readouterr().err
     assert (out / "compare.csv").read_bytes() == before
 

@@ -235,3 +235,91 @@ def test_sample_hash_is_the_digest_of_the_whole_tables_bytes(rows):
     whole.update(np.ascontiguousarray(table.to_numpy(np.float64)).tobytes())
     assert table_hash(table) == whole.hexdigest()
     assert table_hash(table.iloc[1:]) != table_hash(table) or rows == 0
+
+
+def overwrite_data(path, variable, size=4096):
+    """Overwrite ``size`` bytes of one variable's stored values in place, the file's attrs intact."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        dataset = f[variable]
+        offset = dataset.id.get_offset()
+        if offset is None:  # a chunked layout: its first chunk
+            offset = dataset.id.get_chunk_info(0).byte_offset
+        size = min(size, dataset.id.get_storage_size())
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(b"\xff" * size)  # all-ones bytes: NaN in float64
+
+
+def test_a_damaged_chunk_is_recomputed_and_said(tmp_path, capsys):
+    """4 KiB of one chunk's data overwritten in a .partial folder: the rerun gives the undisturbed bytes."""
+    from defdip.io.sweep_folder import prepare_folder
+
+    whole = run_sweep(plan(), tmp_path / "whole", figures=False)
+    p = plan()
+    _, partial = prepare_folder(p, tmp_path / "damaged", force=False)
+    paths = run_chunks(p, partial)
+    overwrite_data(paths[1], "Strategic Partnership Index")
+    with xr.open_dataset(paths[1]) as ds:  # the damage is real, and the attrs do not show it
+        assert np.isnan(ds["Strategic Partnership Index"].values).any()
+        assert ds.attrs["sample_sha256"] and ds.attrs["run_start"] == 10
+    capsys.readouterr()
+    resumed = run_sweep(p, tmp_path / "damaged", figures=False)
+    err = capsys.readouterr().err
+    assert "recomputing 1 chunk file(s)" in err and "chunk-00001.nc (its data do not match their checksum)" in err
+    assert len(err.strip().splitlines()) == 1
+    for name in ("outcomes.csv", "percentiles.nc", "samples.csv"):
+        assert (resumed / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_resume_after_another_chunk_size_keeps_each_run_once(tmp_path, reference):
+    from defdip.io.sweep_folder import prepare_folder
+
+    small = plan(chunk=5)  # 8 chunk files
+    _, partial = prepare_folder(small, tmp_path, force=False)
+    run_chunks(small, partial)
+    folder = run_sweep(plan(), tmp_path, figures=False)  # 4 chunks of 10: the old ones hold other ranges
+    assert len(list((folder / RESULTS_DIR).glob("chunk-*.nc"))) == 4
+    assert_identical(contents(folder), reference)
+
+
+def test_two_identical_sweeps_at_once_one_writes_the_other_refuses(tmp_path):
+    """Two real processes, started together: one sweep finishes, the other exits 2 in one line."""
+    argv = [sys.executable, "-m", "defdip", "sweep", str(BASELINE), "--method", "mc", "--samples", "6",
+            "--engine", FAST, "--chunk-size", "2", "--vary", "war fatigue rate=0:0.1", "-o", str(tmp_path)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stderr.close()
+    assert sorted(code for code, _ in results) == [0, 2], results
+    (err,) = [err for code, err in results if code == 2]
+    assert "another defdip command" in err or "already exist" in err
+    assert "internal error" not in err and len([x for x in err.splitlines() if "error" in x]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["baseline-mc"]
+    assert (tmp_path / "baseline-mc" / "fan.png").is_file()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_file_where_the_partial_folder_goes_is_refused_and_kept(tmp_path, capsys, force):
+    (tmp_path / "baseline-mc.partial").write_text("precious\n")
+    assert main(["sweep", "baseline", "--method", "mc", "--samples", "4", "-o", str(tmp_path), *force]) == 2
+    assert "baseline-mc.partial: is not a folder of an unfinished sweep" in capsys.readouterr().err
+    assert (tmp_path / "baseline-mc.partial").read_text() == "precious\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["baseline-mc.partial"]
+
+
+def test_a_chunk_without_a_data_checksum_is_recomputed(tmp_path, capsys, reference):
+    """A .partial folder from before chunks carried a checksum: its chunks are redone, and it is said."""
+    from defdip.io.sweep_folder import prepare_folder
+    from defdip.sweep.store import netcdf_engine
+
+    p = plan()
+    _, partial = prepare_folder(p, tmp_path, force=False)
+    paths = run_chunks(p, partial)
+    old = xr.load_dataset(paths[0])
+    del old.attrs["data_sha256"]
+    old.to_netcdf(paths[0], engine=netcdf_engine())
+    capsys.readouterr()
+    assert_identical(contents(run_sweep(p, tmp_path, figures=False)), reference)
+    assert "chunk-00000.nc (no data checksum: written by an earlier version)" in capsys.readouterr().err

@@ -103,11 +103,11 @@ def test_analyse_on_given_trajectories():
 
 
 def test_trends_command(tmp_path, capsys):
-    out = tmp_path / "trends"
-    assert main(["trends", "-o", str(out)]) == 0
+    out = tmp_path / "trends"  # -o is the parent folder; trends names its own
+    assert main(["trends", "-o", str(tmp_path)]) == 0
     for name in ("trends.csv", "summary.json", "trends.png", "trends.svg"):
         assert (out / name).stat().st_size > 0
     summary = json.loads((out / "summary.json").read_text())
     assert "sipri_tiv_russia_to_iran" in summary["series"] and "Mutual Trust" in summary["series"]
     assert "wrote" in capsys.readouterr().out
-    assert main(["trends", "-o", str(out)]) == 2
+    assert main(["trends", "-o", str(tmp_path)]) == 2

@@ -245,11 +245,11 @@ def test_validate_cli_writes_json_and_figure(tmp_path, capsys):
     assert main(["validate", "--skip", "extremes", "-o", str(tmp_path / "v")]) == 0
     out = capsys.readouterr().out
     assert "every loop and driver covered" in out and "ALL PASS" in out
-    report = json.loads((tmp_path / "v" / "validation.json").read_text())
+    report = json.loads((tmp_path / "v" / "validation" / "validation.json").read_text())
     groups = {r["group"] for r in report["results"]}
     assert report["passed"] and {"checks", "convergence", "reproduction", "events", "units"} <= groups
     assert sum(r["group"] == "checks" for r in report["results"]) >= 16
-    assert (tmp_path / "v" / "model_vs_data.png").stat().st_size > 0
+    assert (tmp_path / "v" / "validation" / "model_vs_data.png").stat().st_size > 0
 
 
 def test_validate_cli_exits_1_on_a_broken_model(tmp_path):

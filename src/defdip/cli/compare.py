@@ -8,7 +8,7 @@ from pathlib import Path
 from defdip.cli.commands import add_debug_flag
 from defdip.core.resources import scenario_path
 
-DEFAULT_OUTPUT = Path("results/compare")
+DEFAULT_OUTPUT = Path("results")
 
 
 def register(subparsers) -> None:
@@ -18,13 +18,13 @@ def register(subparsers) -> None:
         description="Compare scenario files (run here) and result folders of `defdip run` (read back).")
     _add_arguments(compare)
     compare.add_argument("--html", action="store_true", help="also write the self-contained report.html")
-    compare.set_defaults(handler=cmd_compare, html=False)
+    compare.set_defaults(handler=cmd_compare, html=False, folder="compare")
 
     report = subparsers.add_parser(
         "report", help="compare scenarios and write one self-contained HTML report",
         description="`defdip compare ... --html`: the comparison plus report.html, which opens offline.")
     _add_arguments(report)
-    report.set_defaults(handler=cmd_compare, html=True)
+    report.set_defaults(handler=cmd_compare, html=True, folder="report")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +35,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", metavar="NAME",
                         help="run to take differences from (default: baseline if present, else the first)")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
-                        help=f"output folder (default: {DEFAULT_OUTPUT})")
-    parser.add_argument("--force", action="store_true", help="overwrite an earlier comparison in DIR")
+                        help=f"parent folder: writes DIR/{parser.prog.split()[-1]} (default: {DEFAULT_OUTPUT})")
+    parser.add_argument("--force", action="store_true", help="overwrite an earlier comparison")
     parser.add_argument("--align", action="store_true",
                         help="interpolate runs with different time grids, time steps or models onto a common grid")
     parser.add_argument("--sweep", type=Path, metavar="DIR", help="a sweep result folder to add to the HTML report")
@@ -61,17 +61,18 @@ def cmd_compare(args) -> int:
         raise InputError(f"--discovery {discovery}: no summary.json; give the result folder of `defdip discover`")
     if discovery is not None and not args.html:
         raise InputError("--discovery: only the HTML report shows it; add --html (or use `defdip report`)")
-    check_writable(args.output, args.force)  # refuse before anything runs
+    target = args.output / args.folder
+    check_writable(target, args.force, kind="compare")  # refuse before anything runs
     runs = gather_runs(args.inputs, args.engine)
     comparison = build_comparison(runs, args.vars, args.reference, args.align)
     table = metrics_table(comparison)
     for note in comparison.notes:
         print(f"note: {note}")
-    write_comparison(args.output, comparison, table, html=args.html, sweep_dir=args.sweep, force=args.force,
+    write_comparison(target, comparison, table, html=args.html, sweep_dir=args.sweep, force=args.force,
                      command_line=["defdip", *sys.argv[1:]], discovery_dir=discovery)
     print(table_text(table, comparison.variables, comparison.reference))
-    print(f"\n* reference; differences from it in brackets. Wrote {args.output}"
-          + (f" (report: {args.output / 'report.html'})" if args.html else ""))
+    print(f"\n* reference; differences from it in brackets. Wrote {target}"
+          + (f" (report: {target / 'report.html'})" if args.html else ""))
     return 0
 
 
@@ -79,6 +80,8 @@ def write_comparison(target: Path, comparison, table, html: bool = False, sweep_
                      force: bool = False, command_line: list[str] | None = None,
                      discovery_dir: Path | None = None) -> Path:
     """Write compare.csv, the figures (PNG and SVG), manifest.json and optionally report.html, atomically.
+
+    ``target`` is the result folder itself (``compare`` or ``report`` inside the command's ``-o``).
 
     Returns
     -------
@@ -90,7 +93,7 @@ def write_comparison(target: Path, comparison, table, html: bool = False, sweep_
     from defdip.io.folders import atomic_folder, write_json
     from defdip.io.provenance import versions
 
-    with atomic_folder(target, force) as work:
+    with atomic_folder(target, force, kind="compare") as work:
         table.to_csv(work / "compare.csv", float_format="%.6g")
         figures = {}
         for stem, fig in comparison_figures(comparison).items():

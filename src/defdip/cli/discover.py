@@ -45,6 +45,7 @@ def register(subparsers) -> None:
 def cmd_discover(args) -> int:
     from defdip.core.errors import InputError
     from defdip.io.discovery_folder import run_discovery
+    from defdip.sweep.sampling import check_seed
 
     if args.method not in METHODS:
         raise InputError(f"--method: unknown method {args.method!r}; allowed: {', '.join(METHODS)}")
@@ -52,6 +53,7 @@ def cmd_discover(args) -> int:
     _check_share("--peel-alpha", args.peel_alpha, low_open=True, high=0.5)
     _check_share("--paste-alpha", args.paste_alpha, low_open=True, high=0.5)
     _check_share("--mass-min", args.mass_min, low_open=False, high=0.5)
+    check_seed(args.seed)
     methods = ("prim", "cart") if args.method == "both" else (args.method,)
     folder = run_discovery(args.sweep, args.where, args.output, methods, args.force,
                            command_line=["defdip", *sys.argv[1:]], threshold=args.threshold,

@@ -38,7 +38,7 @@ def cmd_dominance(args) -> int:
     choice = parse_loop_choice(args.loops)
     scenarios = scenarios_from("dominance", args.scenarios, args.model)
     for scenario in scenarios:  # refuse before the first one runs
-        check_writable(args.output / scenario.name, args.force)
+        check_writable(args.output / scenario.name, args.force, kind="dominance")
     for scenario in scenarios:
         folder = dominance_to_folder(scenario, args.output, choice, args.force, ["defdip", *sys.argv[1:]])
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))

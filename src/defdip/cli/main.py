@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"defdip: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        from defdip.io.claims import release_all
+
+        release_all()  # the result folders this command claimed, written or not
 
 
 if __name__ == "__main__":

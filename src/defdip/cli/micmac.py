@@ -14,8 +14,9 @@ from defdip.core.resources import BASELINE, IMPACT_MAPPING, IMPACT_MATRIX
 
 DEFAULT_MATRIX = IMPACT_MATRIX
 DEFAULT_MAPPING = IMPACT_MAPPING
-DEFAULT_MICMAC = Path("results/micmac")
-DEFAULT_TRENDS = Path("results/trends")
+DEFAULT_OUTPUT = Path("results")
+# each command's result folder, inside its -o folder
+MICMAC_FOLDER, LOOPS_FOLDER, TRENDS_FOLDER = "micmac", "loops", "trends"
 
 
 def register(subparsers) -> None:
@@ -26,9 +27,9 @@ def register(subparsers) -> None:
                     "or --mapping, also the experts-vs-model report.")
     micmac.add_argument("matrix", nargs="?", type=Path, default=DEFAULT_MATRIX, metavar="MATRIX.csv",
                         help="0-3 impact matrix, row influences column (default: models/impact_matrix.csv)")
-    micmac.add_argument("-o", "--output", type=Path, default=DEFAULT_MICMAC, metavar="DIR",
-                        help=f"output folder (default: {DEFAULT_MICMAC})")
-    micmac.add_argument("--force", action="store_true", help="overwrite an earlier result in DIR")
+    micmac.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+                        help=f"parent folder: writes DIR/{MICMAC_FOLDER} (default: {DEFAULT_OUTPUT})")
+    micmac.add_argument("--force", action="store_true", help="overwrite an earlier result")
     micmac.add_argument("--mapping", type=Path, metavar="FILE",
                         help="YAML: matrix variable -> model variables (default with the shipped matrix: "
                              "models/impact_matrix_mapping.yaml)")
@@ -43,17 +44,18 @@ def register(subparsers) -> None:
                     "polarity from the signs of the links' partial derivatives along a run.")
     loops.add_argument("--model", type=Path, metavar="FILE.mdl", help="Vensim model (default: the project model)")
     loops.add_argument("--max-length", type=int, default=16, metavar="N", help="longest loop listed [links] (16)")
-    loops.add_argument("-o", "--output", type=Path, metavar="DIR", help="also write loops.csv and links.csv here")
-    loops.add_argument("--force", action="store_true", help="overwrite an earlier result in DIR")
+    loops.add_argument("-o", "--output", type=Path, metavar="DIR",
+                       help=f"also write loops.csv, links.csv and named_loops.csv to DIR/{LOOPS_FOLDER}")
+    loops.add_argument("--force", action="store_true", help="overwrite an earlier result")
     add_debug_flag(loops)
     loops.set_defaults(handler=cmd_loops)
 
     trends = subparsers.add_parser(
         "trends", help="linear/exponential/logistic trends of the history and the model, to 2035",
         description="Trend analysis as the article did it, against the simulated baseline.")
-    trends.add_argument("-o", "--output", type=Path, default=DEFAULT_TRENDS, metavar="DIR",
-                        help=f"output folder (default: {DEFAULT_TRENDS})")
-    trends.add_argument("--force", action="store_true", help="overwrite an earlier result in DIR")
+    trends.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+                        help=f"parent folder: writes DIR/{TRENDS_FOLDER} (default: {DEFAULT_OUTPUT})")
+    trends.add_argument("--force", action="store_true", help="overwrite an earlier result")
     add_debug_flag(trends)
     trends.set_defaults(handler=cmd_trends)
 
@@ -69,11 +71,12 @@ def cmd_micmac(args) -> int:
 
     if args.max_power < 2:
         raise InputError(f"--max-power: {args.max_power} is not allowed; give 2 or more")
-    check_writable(args.output, args.force)
+    target = args.output / MICMAC_FOLDER
+    check_writable(target, args.force, kind="micmac")
     matrix = read_matrix(args.matrix)
     result = micmac(matrix, args.max_power)
     report = _experts(args, matrix)
-    write_micmac(args.output, matrix, result, report, args.force)
+    write_micmac(target, matrix, result, report, args.force)
     table = result.table
     print(table.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     note = "" if result.stable else f" (NOT stable: rankings still changed at the cap {result.max_power})"
@@ -87,7 +90,7 @@ def cmd_micmac(args) -> int:
         print(f"experts vs model: Spearman of indirect influence {corr.loc['indirect_influence', 'spearman']:.2f}, "
               f"of direct influence {corr.loc['direct_influence', 'spearman']:.2f}; "
               f"{(report.cells['finding'] == 'no path in model').sum()} scored cells with no path in the model")
-    print(f"wrote {args.output}")
+    print(f"wrote {target}")
     return 0
 
 
@@ -109,7 +112,8 @@ def _experts(args, matrix):
 
 
 def write_micmac(target: Path, matrix, result, report=None, force: bool = False) -> Path:
-    """Write micmac.csv, summary.json, the figures and the experts-vs-model report, atomically."""
+    """Write micmac.csv, summary.json, the figures and the experts-vs-model report into the result
+    folder ``target``, atomically."""
     from defdip.analysis.experts import report_markdown
     from defdip.analysis.micmac import summary
     from defdip.figures.micmac import figure_graph, figure_map
@@ -117,7 +121,7 @@ def write_micmac(target: Path, matrix, result, report=None, force: bool = False)
     from defdip.io.folders import atomic_folder, write_json
     from defdip.io.provenance import versions
 
-    with atomic_folder(target, force) as work:
+    with atomic_folder(target, force, kind="micmac") as work:
         result.table.to_csv(work / "micmac.csv", index=False, float_format="%.6g")
         data = summary(result, matrix)
         data["versions"] = versions()
@@ -154,8 +158,9 @@ def cmd_loops(args) -> int:
     from defdip.io.folders import check_writable
 
     check_max_length(args.max_length)
-    if args.output is not None:
-        check_writable(args.output, args.force)
+    target = None if args.output is None else args.output / LOOPS_FOLDER
+    if target is not None:
+        check_writable(target, args.force, kind="loops")
     model = args.model or DEFAULT_MODEL
     effects = link_effects(model)
     checks = check_named_loops(effects, model)
@@ -175,9 +180,9 @@ def cmd_loops(args) -> int:
             verdict = "matches" if check.matches else "MISMATCH"
             print(f"{check.label}: documented {check.documented}, computed {check.loop.polarity}"
                   f"{' (a link changes sign along the run)' if check.loop.mixed else ''}: {verdict}")
-    if args.output is not None:
-        _write_loops(args.output, table, effects, checks, args.force)
-        print(f"wrote {args.output}")
+    if target is not None:
+        _write_loops(target, table, effects, checks, args.force)
+        print(f"wrote {target}")
     return 0
 
 
@@ -191,7 +196,7 @@ def _write_loops(target: Path, table, effects, checks, force: bool) -> None:
                            "matches": c.matches,
                            "variables": " -> ".join(c.loop.nodes + c.loop.nodes[:1]) if c.loop else "",
                            "missing": "; ".join(f"{u} -> {v}" for u, v in c.missing)} for c in checks])
-    with atomic_folder(target, force) as work:
+    with atomic_folder(target, force, kind="loops") as work:
         table.to_csv(work / "loops.csv", index=False)
         effects.table().to_csv(work / "links.csv", index=False, float_format="%.6g")
         named.to_csv(work / "named_loops.csv", index=False)
@@ -210,13 +215,14 @@ def cmd_trends(args) -> int:
     from defdip.figures.trends import figure_trends
     from defdip.io.folders import atomic_folder, check_writable, write_json
 
-    check_writable(args.output, args.force)
+    target = args.output / TRENDS_FOLDER
+    check_writable(target, args.force, kind="trends")
     scenario = load_scenario(BASELINE)
     run = simulate(scenario)
     units = {n: v.units for n, v in model_info(scenario.model).variables.items()}
     analysis = analyse(load_series(), run.trajectories, units)
     summary = trends_summary(analysis, run.trajectories)
-    with atomic_folder(args.output, args.force) as work:
+    with atomic_folder(target, args.force, kind="trends") as work:
         analysis.table.to_csv(work / "trends.csv", index=False, float_format="%.6g")
         write_json(work / "summary.json", summary)
         save_figure(figure_trends(analysis.panels), work / "trends")
@@ -225,5 +231,5 @@ def cmd_trends(args) -> int:
         sim = "" if row["simulated_2035"] is None else f"; simulated {row['simulated_2035']:.3g}"
         print(f"{name}: {row['form']} (Akaike weight {row['akaike_weight']:.2f}), 2035 trend "
               f"{row['trend_2035']:.3g} [{band}]{sim}")
-    print(f"wrote {args.output}")
+    print(f"wrote {target}")
     return 0

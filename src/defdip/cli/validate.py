@@ -8,6 +8,8 @@ from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
 
 PARTS = ("checks", "convergence", "extremes", "reproduction", "units")
+DEFAULT_OUTPUT = Path("results")
+VALIDATE_FOLDER, CALIBRATE_FOLDER = "validation", "calibration"  # result folders inside -o
 
 
 def register(subparsers) -> None:
@@ -18,7 +20,8 @@ def register(subparsers) -> None:
                    help="scenario file or shipped scenario name (default: baseline)")
     p.add_argument("--checks", help="reality checks file (default: models/checks.yaml)")
     p.add_argument("--model", help="validate this .mdl with its own settings instead of a scenario")
-    p.add_argument("-o", "--output", default="results/validation", help="output folder")
+    p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+                   help=f"parent folder: writes DIR/{VALIDATE_FOLDER} (default: {DEFAULT_OUTPUT})")
     p.add_argument("--force", action="store_true", help="overwrite an earlier result")
     p.add_argument("--engine", help="simulation engine (default: ensemble if available, else pysd)")
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip: {','.join(PARTS)}")
@@ -38,7 +41,8 @@ def register(subparsers) -> None:
     c.add_argument("--generations", type=int, default=30, metavar="N",
                    help="generations of differential evolution with --method global (default: 30)")
     c.add_argument("--engine", help="simulation engine (default: ensemble if available, else pysd)")
-    c.add_argument("-o", "--output", default="results/calibration", help="output folder")
+    c.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+                   help=f"parent folder: writes DIR/{CALIBRATE_FOLDER} (default: {DEFAULT_OUTPUT})")
     c.add_argument("--force", action="store_true", help="overwrite an earlier result")
     add_debug_flag(c)
     c.set_defaults(handler=_calibrate)
@@ -73,11 +77,11 @@ def _validate(args: argparse.Namespace) -> int:
         raise InputError(f"--checks: {checks}: file not found")
     scenario = _scenario(args.scenario, args.model)
     engine = _engine(args.engine)
-    target = Path(args.output)
-    check_writable(target, args.force)
+    target = args.output / VALIDATE_FOLDER
+    check_writable(target, args.force, kind="validate")
     rows, frame = validate_all(scenario, checks, engine, skip)
     print(summary_table(rows))
-    with atomic_folder(target, args.force) as work:
+    with atomic_folder(target, args.force, kind="validate") as work:
         write_json(work / "validation.json", {
             "scenario": scenario.name, "model": str(scenario.model), "engine": engine, "skipped": list(skip),
             "passed": all(r.passed for r in rows), "versions": versions(),
@@ -95,6 +99,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from defdip.figures.plotting import save_figure
     from defdip.figures.validation import figure_calibration
     from defdip.io.folders import atomic_folder, check_writable, write_json
+    from defdip.sweep.sampling import check_seed
     from defdip.validation.calibrate import (
         METHODS,
         calibrate,
@@ -104,6 +109,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     if args.method not in METHODS:
         raise InputError(f"--method: {args.method!r} is not allowed; allowed: {', '.join(METHODS)}")
+    check_seed(args.seed)
     if args.bootstrap < 0:
         raise InputError(f"--bootstrap: must be 0 or more, got {args.bootstrap}")
     for option, value in (("--max-iterations", args.max_iterations), ("--generations", args.generations)):
@@ -111,12 +117,12 @@ def _calibrate(args: argparse.Namespace) -> int:
             raise InputError(f"{option}: must be at least 1, got {value}")
     scenario = _scenario(args.scenario, None)
     engine = _engine(args.engine)
-    target = Path(args.output)
-    check_writable(target, args.force)
+    target = args.output / CALIBRATE_FOLDER
+    check_writable(target, args.force, kind="calibrate")
     cal = calibrate(scenario, args.params, args.method, args.seed, engine, bootstrap=args.bootstrap,
                     max_nfev=args.max_iterations, global_iterations=args.generations)
     _print(cal)
-    with atomic_folder(target, args.force) as work:
+    with atomic_folder(target, args.force, kind="calibrate") as work:
         content = calibrated_scenario(cal, scenario, target.resolve())
         (work / "calibrated.yaml").write_text(yaml.safe_dump(content, sort_keys=False, width=100),
                                               encoding="utf-8")

@@ -35,7 +35,7 @@ from defdip.core.model import model_info
 from defdip.core.resources import DEFAULT_MODEL
 from defdip.figures.discovery import discovery_figures
 from defdip.figures.plotting import save_figure
-from defdip.io.folders import atomic_folder, write_json
+from defdip.io.folders import atomic_folder, check_writable, write_json
 from defdip.io.provenance import versions
 
 SWEEP_FILES = ("samples.csv", "outcomes.csv", "summary.json")
@@ -155,12 +155,13 @@ def run_discovery(sweep_dir, where: str, out_dir, methods=("prim", "cart"), forc
     parsed = check_where(tables, where)
     require_workbench()  # say how to install it before the folder is touched
     target = Path(out_dir) / f"{tables.folder.name}-discover"
+    check_writable(target, force, kind="discover")  # refuse before the boxes are searched
     results = {}
     for method in methods:
         chosen = {k: v for k, v in settings.items() if v is not None and _applies(k, method)}
         results[method] = discover(tables.samples, tables.outcomes, parsed, method, missing=tables.missing,
                                    ranges=tables.ranges, **chosen)
-    with atomic_folder(target, force) as work:
+    with atomic_folder(target, force, kind="discover") as work:
         write_tables(work, results)
         title = f"{tables.summary.get('scenario', tables.folder.name)} {tables.summary.get('method', '')} sweep"
         for stem, fig in discovery_figures(results.get("prim"), results.get("cart"), title.strip()).items():

@@ -51,12 +51,12 @@ def dominance_to_folder(scenario: Scenario, out_dir: Path, loops="named", force:
     Path
     """
     target = Path(out_dir) / scenario.name
-    check_writable(target, force)
+    check_writable(target, force, kind="dominance")
     started = _time.perf_counter()
     result = dominance(scenario)
     selected = select_loops(result, loops)
     phase = _phase(scenario)
-    with atomic_folder(target, force) as work:
+    with atomic_folder(target, force, kind="dominance") as work:
         write_tables(work, result, selected)
         summary = summary_of(result, selected)
         write_json(work / "summary.json", summary)

@@ -38,13 +38,13 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
         The scenario's result folder.
     """
     target = result_folder(out_dir, scenario)
-    check_writable(target, force)
+    check_writable(target, force, kind="run")
     renderer = renderer or Renderer(background=False)
     spec = figure_spec(scenario)
     renderer.prepare(scenario.name, *spec)  # the figure's frame is built while the model runs
     result = simulate(scenario, engine)
     summary = summary_of(result)
-    with atomic_folder(target, force) as work:
+    with atomic_folder(target, force, kind="run") as work:
         frame = result.trajectories
         shown = {n for _, names in trajectory_panels(frame, scenario.outputs) for n in names} | {PHASE}
         data = {name: frame[name].to_numpy(float) for name in frame.columns if name in shown}
@@ -84,7 +84,7 @@ def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", for
     if duplicates:
         raise InputError(f"scenario names must differ (each gets its own folder); repeated: {', '.join(duplicates)}")
     for scenario in scenarios:
-        check_writable(result_folder(out_dir, scenario), force)
+        check_writable(result_folder(out_dir, scenario), force, kind="run")
     if renderer is None:
         with Renderer() as renderer:
             return run_many(scenarios, out_dir, engine, force, command_line, renderer)

@@ -91,14 +91,14 @@ def run_robustness(target, out_dir, force: bool = False, engine: str = "ensemble
     """
     scenario, samples, name = load_target(target)
     folder = Path(out_dir) / f"{name}-robustness"
-    check_writable(folder, force)  # refuse before the runs
+    check_writable(folder, force, kind="robustness")  # refuse before the runs
     compared = definitions(scenario, threshold_step, () if samples is None else tuple(samples.columns))
     table = evaluate_definitions(scenario, compared, samples, engine)
     notes = _notes(samples, scenario)
     kind = "sweep" if samples is not None else "scenario"
     title = f"{scenario.name}: the verdict under each definition of 'strategic' " + \
         (f"({len(samples):,} runs of {name} per definition)" if samples is not None else "(one run per definition)")
-    with atomic_folder(folder, force) as work:
+    with atomic_folder(folder, force, kind="robustness") as work:
         table.to_csv(work / "robustness.csv", index=False, float_format="%.10g")
         save_figure(figure_robustness(table, FAMILIES, scenario.time.end, title), work / "robustness")
         write_json(work / "summary.json", {

@@ -17,7 +17,7 @@ from defdip.core.errors import InputError
 from defdip.engines.simulate import simulate
 from defdip.figures.dominance import write_fan_figure
 from defdip.figures.sweep import write_figures
-from defdip.io.folders import replace_folder, write_json
+from defdip.io.folders import check_writable, publish, release, write_json
 from defdip.io.provenance import provenance
 from defdip.sweep.dominance import PERCENTILES, dominance_statistics, statistics_table
 from defdip.sweep.executors import run_chunks
@@ -26,6 +26,8 @@ from defdip.sweep.report import collect_outcomes, headline, indices, percentiles
 from defdip.sweep.screen import screen_table
 from defdip.sweep.store import RESULTS_DIR, netcdf_engine, table_hash
 
+KIND = "sweep"  # the command named in a sweep folder's marker
+
 
 def prepare_folder(plan: SweepPlan, out_dir: Path, force: bool) -> tuple[Path, Path]:
     """Check the final folder and the partial one; returns ``(final, partial)``.
@@ -33,14 +35,15 @@ def prepare_folder(plan: SweepPlan, out_dir: Path, force: bool) -> tuple[Path, P
     Raises
     ------
     InputError
-        If the final folder exists without ``force``, or a partial folder holds a sweep
-        started by a different command (``force`` discards it).
+        If the final folder cannot be claimed (:func:`defdip.io.folders.check_writable`), or a
+        partial folder holds a sweep started by a different command (``force`` discards it).
     """
     final = Path(out_dir) / plan.folder_name
     partial = final.with_name(final.name + ".partial")
-    if final.exists() and not force:
-        raise InputError(f"{final}: results already exist; use --force to overwrite or -o to choose another folder")
+    check_writable(final, force, kind=KIND)  # and hold it: one sweep at a time in this folder
     mine = identity(plan)
+    if partial.exists() and (partial.is_symlink() or not partial.is_dir()):
+        raise InputError(f"{partial}: is not a folder of an unfinished sweep; move it away or choose another -o")
     if partial.exists():
         try:
             theirs = json.loads((partial / IDENTITY_FILE).read_text(encoding="utf-8"))
@@ -98,7 +101,8 @@ def run_sweep(plan: SweepPlan, out_dir, force: bool = False, workers: int = 1, s
     write_report(plan, partial, paths, figures)
     write_json(partial / "manifest.json", _manifest(plan, workers, scheduler, command_line, elapsed,
                                                   _time.perf_counter() - started))
-    replace_folder(partial, final)  # the --force check was made before the sweep began
+    publish(partial, final, KIND)  # the --force check was made before the sweep began
+    release(final, published=True)
     return final
 
 

@@ -25,7 +25,7 @@ from defdip.sweep.dominance import chunk_dominance
 from defdip.sweep.plan import SweepPlan
 from defdip.sweep.store import (
     RESULTS_DIR,
-    chunk_is_done,
+    chunk_fault,
     chunk_path,
     table_hash,
     write_chunk,
@@ -94,15 +94,7 @@ def run_chunks(plan: SweepPlan, folder: Path, workers: int = 1, scheduler: str |
     from tqdm import tqdm
 
     (folder / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
-    todo, paths, done_runs = {}, [], 0
-    for number, (start, stop) in enumerate(plan.chunks()):
-        path = chunk_path(folder, number)
-        paths.append(path)
-        digest = table_hash(plan.table.iloc[start:stop])
-        if chunk_is_done(path, digest, plan.outputs):
-            done_runs += stop - start
-        else:
-            todo[number] = (start, stop, digest)
+    todo, paths, done_runs = pending_chunks(plan, folder)
     attrs = {"scenario": plan.scenario.name, "method": plan.method, "engine": plan.engine}
     bar = tqdm(total=plan.runs, initial=done_runs, unit="run", desc=f"sweep {plan.folder_name}",
                file=sys.stderr, disable=None if progress is None else not progress, smoothing=0.05)
@@ -123,6 +115,35 @@ def run_chunks(plan: SweepPlan, folder: Path, workers: int = 1, scheduler: str |
         finally:
             close()
     return paths
+
+
+def pending_chunks(plan: SweepPlan, folder: Path) -> tuple[dict, list[Path], int]:
+    """Which chunks a (resumed) sweep must still compute: ``(todo, paths, runs already done)``.
+
+    ``todo`` maps a chunk's number to ``(start, stop, sample hash)``. A chunk file on disk is kept only
+    if :func:`defdip.sweep.store.chunk_fault` finds nothing wrong; the others are recomputed, and one
+    line on stderr says which and why. Chunk files beyond the plan's (another ``--chunk-size``) are
+    removed, so the folder holds each run once.
+    """
+    todo, paths, done_runs, faults = {}, [], 0, []
+    for number, (start, stop) in enumerate(plan.chunks()):
+        path = chunk_path(folder, number)
+        paths.append(path)
+        digest = table_hash(plan.table.iloc[start:stop])
+        fault = chunk_fault(path, digest, start, stop, plan.outputs) if path.is_file() else "missing"
+        if fault is None:
+            done_runs += stop - start
+            continue
+        todo[number] = (start, stop, digest)
+        if fault != "missing":
+            faults.append(f"{path.name} ({fault})")
+    for stray in sorted(set((folder / RESULTS_DIR).glob("chunk-*.nc")) - set(paths)):
+        stray.unlink()
+    if faults:
+        shown = ", ".join(faults[:3]) + (f" and {len(faults) - 3} more" if len(faults) > 3 else "")
+        print(f"defdip: {folder / RESULTS_DIR}: recomputing {len(faults)} chunk file(s) that failed their "
+              f"check: {shown}", file=sys.stderr)
+    return todo, paths, done_runs
 
 
 def _store(path, result, attrs, start, stop, digest, bar) -> None:

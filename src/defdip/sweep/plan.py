@@ -23,7 +23,9 @@ from defdip.sweep.sampling import (
     DEFAULT_SAMPLES,
     Problem,
     build_problem,
+    check_design,
     check_samples,
+    check_seed,
     oat_sample,
     unit_sample,
 )
@@ -114,10 +116,12 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
     engine = check_engine(engine)
     samples = DEFAULT_SAMPLES.get(method, 1) if samples is None else int(samples)
     check_samples(method, samples)
+    check_seed(seed)
     chunk_size = DEFAULT_CHUNK.get(engine, 1000) if chunk_size is None else int(chunk_size)
     if chunk_size < 1:
         raise InputError(f"--chunk-size: must be at least 1, got {chunk_size}")
     problem = build_problem(scenario, vary)
+    check_design(method, samples, len(problem.names))
     info = model_info(scenario.model)
     parsed = parse_outcomes(outcomes, info)
     wanted = tuple(scenario.outputs or (k for k in KEY_INDICATORS if k in info.variables))

@@ -19,6 +19,7 @@ from defdip.analysis.sensitivity import MORRIS_LEVELS
 from defdip.core.errors import InputError
 from defdip.core.model import model_info, unknown_name_message
 from defdip.core.scenario import Scenario, Uncertainty
+from defdip.core.scenario_file import bounded
 
 METHODS = ("oat", "mc", "lhs", "sobol", "morris")
 # Default --samples per method: runs for mc/lhs, base samples for sobol (runs = N (2D + 2)),
@@ -165,12 +166,8 @@ def _vary_uncertainty(info, name: str, low: float, high: float) -> Uncertainty:
         raise InputError(f"{where}: {var.name!r} is a {var.kind}; only constants can be varied")
     if not low < high:
         raise InputError(f"{where}: LOW ({low:g}) must be below HIGH ({high:g})")
-    lo, hi = var.low, var.high
-    if (lo is not None and low < lo) or (hi is not None and high > hi):
-        allowed = f"[{'?' if lo is None else f'{lo:g}'}, {'?' if hi is None else f'{hi:g}'}]"
-        raise InputError(f"{where}: [{low:g}, {high:g}] leaves the declared range of {var.name!r}; "
-                         f"allowed: {allowed}")
-    return Uncertainty(var.name, "uniform", low, high)
+    # the same range rule as a scenario file's values
+    return Uncertainty(var.name, "uniform", bounded(var, low, where), bounded(var, high, where))
 
 
 def _scenario_value(scenario: Scenario, info, name: str) -> float:
@@ -188,6 +185,32 @@ def check_samples(method: str, n: int) -> None:
     least = 2 if method in ("oat", "sobol", "morris") else 1
     if n < least:
         raise InputError(f"--samples: {method} needs at least {least}, got {n}")
+
+
+MAX_RUNS = 10_000_000  # a sweep's sample table and results are held and stored run by run
+MAX_SEED = 2**32 - 1
+
+
+def design_runs(method: str, n: int, constants: int) -> int:
+    """Runs of a ``method`` design with ``--samples n`` over ``constants`` uncertain constants."""
+    return {"oat": 1 + constants * n, "sobol": n * (2 * constants + 2),
+            "morris": n * (constants + 1)}.get(method, n)
+
+
+def check_design(method: str, n: int, constants: int) -> int:
+    """The design's number of runs, refused above :data:`MAX_RUNS` before anything is drawn."""
+    runs = design_runs(method, n, constants)
+    if runs > MAX_RUNS:
+        raise InputError(f"--samples {n}: the {method} design over {constants} constants would be {runs:,} "
+                         f"runs; at most {MAX_RUNS:,} are allowed (give fewer --samples)")
+    return runs
+
+
+def check_seed(seed: int) -> int:
+    """Refuse a seed outside ``0 .. MAX_SEED``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed: {seed} is not allowed; give a whole number from 0 to {MAX_SEED}")
+    return seed
 
 
 def unit_sample(problem: Problem, method: str, n: int, seed: int) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 The storage stage of :mod:`defdip.io.sweep_folder`. Each chunk is ``results/chunk-NNNNN.nc`` (netCDF,
 dims ``run x time``), written under a temporary name and renamed into place; its attrs
-carry the SHA-256 of the sample rows it was computed from, so a resumed sweep keeps only
-the chunks that match (:func:`chunk_is_done`). :func:`open_results` reopens all of them.
-Nothing here runs a model.
+carry the SHA-256 of the sample rows it was computed from, its run range and the SHA-256 of its
+data, so a resumed sweep keeps only the chunks that match and read back whole
+(:func:`chunk_fault`). :func:`open_results` reopens all of them. Nothing here runs a model.
 """
 from __future__ import annotations
 
@@ -61,26 +61,65 @@ def chunk_path(folder: Path, number: int) -> Path:
     return folder / RESULTS_DIR / f"chunk-{number:05d}.nc"
 
 
+def data_hash(runs, time, data: dict) -> str:
+    """SHA-256 of a chunk's contents: run ids, times, and each variable's values (by name).
+
+    Values are hashed as float64 with every NaN made the same NaN, so the digest of the arrays
+    written equals that of the arrays read back.
+    """
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(np.asarray(runs, np.int64)).tobytes())
+    digest.update(np.ascontiguousarray(np.asarray(time, np.float64)).tobytes())
+    for name in sorted(data):
+        values = np.asarray(data[name], np.float64)
+        digest.update(json.dumps([name, list(values.shape)]).encode())
+        digest.update(np.ascontiguousarray(np.where(np.isnan(values), np.nan, values)).tobytes())
+    return digest.hexdigest()
+
+
 def write_chunk(path: Path, result: dict, attrs: dict) -> None:
-    """Write one chunk as netCDF (h5netcdf), under a temporary name renamed into place."""
+    """Write one chunk as netCDF (h5netcdf), under a temporary name renamed into place.
+
+    The attrs gain ``data_sha256`` (:func:`data_hash`), which :func:`chunk_fault` checks.
+    """
     import xarray as xr
 
     data = {name: (("run", "time"), values) for name, values in result["data"].items()}
-    ds = xr.Dataset(data, coords={"run": result["runs"], "time": result["time"]}, attrs=attrs)
+    checksum = data_hash(result["runs"], result["time"], result["data"])
+    ds = xr.Dataset(data, coords={"run": result["runs"], "time": result["time"]},
+                    attrs={**attrs, "data_sha256": checksum})
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     ds.to_netcdf(tmp, engine=netcdf_engine())
     os.replace(tmp, path)
 
 
-def chunk_is_done(path: Path, expected_hash: str, outputs) -> bool:
-    """Whether a chunk file exists, reads, and was computed from the expected sample rows."""
-    if not path.is_file():
-        return False
+def chunk_fault(path: Path, sample_hash: str, start: int, stop: int, outputs) -> str | None:
+    """Why an existing chunk file cannot be kept on resume, or ``None`` if it can.
+
+    It must read, come from the expected sample rows (``sample_hash``) and run range
+    ``[start, stop)``, hold every output, and its data must match its ``data_sha256``.
+    """
     try:
         with open_chunk(path) as ds:
-            return ds.attrs.get("sample_sha256") == expected_hash and all(n in ds for n in outputs)
-    except Exception:  # unreadable: a chunk from a crashed writer; it is recomputed
-        return False
+            attrs = ds.attrs
+            if attrs.get("sample_sha256") != sample_hash:
+                return "computed from other sample rows"
+            if (_integer(attrs.get("run_start")), _integer(attrs.get("run_stop"))) != (start, stop):
+                return f"holds another run range (the plan's is {start}-{stop - 1})"
+            if not all(n in ds for n in outputs):
+                return "lacks an output"
+            if "data_sha256" not in attrs:
+                return "no data checksum: written by an earlier version"
+            data = {name: ds[name].values for name in ds.data_vars}
+            if data_hash(ds["run"].values, ds["time"].values, data) != attrs.get("data_sha256"):
+                return "its data do not match their checksum"
+    except Exception:  # unreadable: a chunk from a crashed writer, or damaged
+        return "unreadable"
+    return None
+
+
+def _integer(value):
+    return None if value is None else int(value)
 
 
 def open_results(folder) -> "xarray.Dataset":  # noqa: F821 - lazy import
