@@ -96,6 +96,9 @@ def parse_outcome(text: str, info) -> Outcome:
     var = info.resolve(name.strip(), where=where)
     if var.kind == "lookup":
         raise InputError(f"{where}: {var.name!r} is a lookup, not a variable with values over time")
+    if len(var.columns) > 1:
+        raise InputError(f"{where}: {var.name!r} is subscripted; name one element: "
+                         f"{', '.join(var.columns[:4])}{', ...' if len(var.columns) > 4 else ''}")
     year = _year(year_text, where)
     return Outcome(f"{var.name}@{year:g}", "value", variable=var.name, year=year)
 

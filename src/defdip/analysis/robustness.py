@@ -70,7 +70,7 @@ def scenario_value(scenario: Scenario, name: str) -> float:
     """A constant's value in the scenario: its own setting, else the model file's."""
     if name in scenario.constants:
         return float(scenario.constants[name])
-    value = model_info(scenario.model).variables[name].value
+    value = model_info(scenario.model).resolve(name).value
     if value is None:
         raise InputError(f"{scenario.model}: {name!r} has no single value to compare definitions against")
     return float(value)

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
@@ -167,7 +168,8 @@ class EnsembleModel:
         if not self._scores_cached:
             print(COMPILING_SCORES, file=sys.stderr, flush=True)
             self._scores_cached = True
-        self._split(lambda lo, hi: self._link_scores(values[lo:hi], *args, out[lo:hi]), len(values))
+        with no_loop_vectorizer():
+            self._split(lambda lo, hi: self._link_scores(values[lo:hi], *args, out[lo:hi]), len(values))
         return saved, out
 
     def _execute(self, timing, constants, series, picks, size, seed, members) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +183,8 @@ class EnsembleModel:
         out = np.empty((n, len(picks), len(saved)))
         status = np.zeros(n, np.int64)
         args = (ser_idx, ser_val, times, rows, controls, picks)
-        self._split(lambda lo, hi: self._simulate(C[lo:hi], keys[lo:hi], *args, out[lo:hi], status[lo:hi]), n)
+        with no_loop_vectorizer():
+            self._split(lambda lo, hi: self._simulate(C[lo:hi], keys[lo:hi], *args, out[lo:hi], status[lo:hi]), n)
         if status.any():
             name = self.program.checks[int(status.max()) - 1]
             raise Unsupported(f"{self.path}: {name!r}: delay time shorter than order x TIME STEP in some "
@@ -280,6 +283,25 @@ class EnsembleModel:
         if key in folded:
             return folded[key]
         raise InputError(f"{self.path}: {name!r} is not a variable of the model (ensemble engine)")
+
+
+@contextmanager
+def no_loop_vectorizer():
+    """Compile the generated code without LLVM's loop vectorizer (numba reads the setting each
+    time it optimises a module, so this holds for what compiles inside, nothing else).
+
+    The generated time loop is one long body of scalar equations; the vectorizer finds nothing to
+    vectorise in it and its cost grows faster than the body: a model of 720 array elements compiled
+    in 77 s with it and 18 s without, and the project model runs as fast (benchmarks/bench_arrays.py).
+    """
+    from numba.core import config
+
+    before = config.LOOP_VECTORIZE
+    config.LOOP_VECTORIZE = False
+    try:
+        yield
+    finally:
+        config.LOOP_VECTORIZE = before
 
 
 def _in_return(t: float, start: float, saveper: float, prec: float) -> bool:

@@ -129,7 +129,8 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
     for var in names:
         if var.kind in ("lookup", "control"):
             raise InputError(f"--outputs {var.name}: a {var.kind} has no values over time to store")
-    stored = tuple(dict.fromkeys([v.name for v in names] + [o.needs for o in parsed]))
+    # a subscripted output is stored element by element, under the names of its columns
+    stored = tuple(dict.fromkeys([c for v in names for c in v.columns] + [o.needs for o in parsed]))
     if method == "oat":
         table, unit = oat_sample(problem, samples), None
     else:

@@ -174,7 +174,7 @@ def _scenario_value(scenario: Scenario, info, name: str) -> float:
     """The constant's value in the scenario: its own setting, else the model file's."""
     if name in scenario.constants:
         return float(scenario.constants[name])
-    value = info.variables[name].value
+    value = info.resolve(name).value
     return float("nan") if value is None or name in scenario.series else value
 
 

@@ -466,7 +466,7 @@ def run_problems(frame: pd.DataFrame, info) -> list[str]:
     problems = []
     for name in frame.columns:
         x = frame[name].to_numpy(float)
-        var = info.variables[name]
+        var = info.resolve(name)
         if not np.all(np.isfinite(x)):
             problems.append(f"{name}: NaN or inf from {frame.index[~np.isfinite(x)][0]:g}")
             continue
