@@ -318,6 +318,8 @@ class _Writer:
         """The ranges an expression runs over: ``d!`` (and, if ``loose``, any unbound range ``d``)."""
         found = set()
         kind = type(ast).__name__
+        if kind == "CallStructure" and ast.function.reference in AGGREGATIONS and len(ast.arguments) == 1:
+            return found  # an aggregation inside runs over its own ranges
         if kind == "SubscriptsReferenceStructure":
             return {s for s in ast.subscripts if s not in bindings and (
                 s.endswith("!") or (loose and s in self.ranges.elements and not self._matched(s, bindings)))}
