@@ -220,7 +220,8 @@ def test_rm1_2010_2015_low_falling_one_sided_and_an_equilibrium_start(base, tmp_
 
 def test_nothing_is_delivered_before_a_contract(base):
     # the 2007 S-300 contract is held until the 2015 opening; nothing is supplied to Russia before the war
-    assert window(col(base, "Heavy Deliveries", "Iran"), 2010, 2015.5).max() < 1
+    heavy = window(col(base, "Heavy Deliveries", "Iran"), 2010, 2015.5)
+    assert heavy.max() < 2 and heavy.sum() * constant_value("SAVEPER") < 5  # the near-shut gate leaks < 1%
     for partner in PARTNERS:
         for munition in ("strike", "artillery"):
             assert window(col(base, "Supplies to Russia", partner, munition), 2010, 2022.15).max() == 0
