@@ -7,11 +7,14 @@ definitions strategic threshold / transition persistence):
 1. one at a time: each constant at the ends of its range;
 2. jointly: every constant drawn uniformly within +-30% of its default (clipped to its range);
 3. jointly: every constant drawn uniformly over its whole declared range;
-4. sweeps of the constants the DPRK's timing depends on most.
+4. sweeps of the constants the DPRK's timing depends on most;
+5. Iran's ceiling: pairs of the ten one-at-a-time settings that raise Iran's commitment most;
+6. loop knock-outs: each named loop's link cut (some cuts lie outside the declared ranges).
 
 Usage: python scripts/partners_robustness.py [--samples N] [--seed S]
 """
 import argparse
+import itertools
 import re
 import warnings
 from pathlib import Path
@@ -23,6 +26,24 @@ MODEL = Path(__file__).resolve().parents[1] / "models" / "russia_partners.mdl"
 SKIP = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER", "strategic threshold", "transition persistence",
         "western pressure multiplier", "detente recovery", "two sided channels needed"}
 THRESHOLD, PERSISTENCE = 0.7, 2.0
+KNOCKOUTS = [
+    ("none (baseline)", {}),
+    ("need -> commitment (reliance weight 0)", {"reliance weight": 0}),
+    ("R6 need -> Russia's willingness (reliance effect on willingness 0)", {"reliance effect on willingness": 0}),
+    ("R7 no defence clause (clause reliance onset 1)", {"clause reliance onset": 1}),
+    ("R7 troops count for nothing (troop reliance weight 0)", {"troop reliance weight": 0}),
+    ("R1 reciprocity (trust from two way 0, payment in kind share 0)",
+     {"trust from two way": 0, "payment in kind share": 0}),
+    ("R2 shared isolation (cw isolation 0, isolation weight 0)", {"cw isolation": 0, "isolation weight": 0}),
+    ("R3 top-tier release (top tier level 1)", {"top tier level": 1, "materiel help level": 1.1}),
+    ("R4 letdown (letdown defection weight 0)", {"letdown defection weight": 0}),
+    ("R5 institutions (treaty weights and trust from institutions 0)",
+     {"trust from institutions": 0, "treaty framework weight": 0, "clause framework weight": 0}),
+    ("B2 balancing (balancing defection weight 0, alarm time 1000)",
+     {"balancing defection weight": 0, "alarm time": 1000}),
+    ("divergence (divergence effect 0)", {"divergence effect": 0}),
+    ("B3 localisation (max localisation share 0)", {"max localisation share": 0}),
+]
 
 
 def normalise(name):
@@ -95,6 +116,16 @@ def main():
     print(oat.nlargest(5, "iran_max_2035")[["constant", "side", "value", "iran_max_2026", "iran_max_2035"]]
           .round(3).to_string(index=False))
 
+    top = oat.sort_values("iran_max_2035", ascending=False).drop_duplicates("constant").head(10)
+    pairs = []
+    for (_, a), (_, b) in itertools.combinations(top.iterrows(), 2):
+        o = outcome(model, {normalise(a.constant): a.value, normalise(b.constant): b.value})
+        pairs.append({"first": f"{a.constant}={a.value}", "second": f"{b.constant}={b.value}", **o})
+    pairs = pd.DataFrame(pairs).sort_values("iran_max_2035", ascending=False)
+    print(f"pairs: Iran strategic (transition found) in {pairs.iran_transition.notna().sum()} of {len(pairs)}:")
+    print(pairs.head(8)[["first", "second", "iran_transition", "iran_max_2026", "iran_max_2035", "dprk_transition"]]
+          .round(3).to_string(index=False))
+
     rng = np.random.default_rng(args.seed)
     for label, narrow in (("jointly, +-30% of the defaults", True), ("jointly, whole declared ranges", False)):
         rows = []
@@ -116,6 +147,16 @@ def main():
             o = outcome(model, {normalise(name): x})
             cells.append(f"{x}: DPRK {o['dprk_transition']}, Iran max {o['iran_max_2026']:.2f}")
         print(f"{name}: " + "; ".join(cells))
+
+    print("knock-outs | DPRK transition | DPRK commitment 2025.5 | Iran max 2026 | Iran max 2035")
+    for label, overrides in KNOCKOUTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = model.run(overrides={normalise(k): v for k, v in overrides.items()}, analyze_loops=False).results
+        r.index = np.round(2010 + 0.25 * np.arange(len(r)), 6)
+        o = outcome(model, {normalise(k): v for k, v in overrides.items()})
+        print(f"| {label} | {o['dprk_transition']} | {r['strategic_commitment[dprk]'].loc[2025.5]:.2f} |"
+              f" {o['iran_max_2026']:.2f} | {o['iran_max_2035']:.2f} |")
 
 
 if __name__ == "__main__":
