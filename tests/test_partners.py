@@ -180,8 +180,14 @@ def test_conduct_scale_is_consistent():
     assert constant_value("strategic threshold", text) == THRESHOLD
     assert constant_value("transition persistence", text) == PERSISTENCE
     flat = re.sub(r"\s+", " ", text)
-    assert "(Strategic Commitment[partner] - top tier level) / (materiel help level - top tier level)" in flat
-    assert "(Strategic Commitment[partner] - materiel help level) / (strategic threshold - materiel help level)" in flat
+    assert "(Strategic Commitment[partner] - top tier level) / MAX(0.01, materiel help level - top tier level)" in flat
+    assert ("(Strategic Commitment[partner] - materiel help level) / MAX(0.01, strategic threshold - materiel help level)"
+            in flat)
+    # the declared ranges touch but do not overlap, so no setting inverts the scale
+    ranges = [tuple(map(float, re.search(rf"^{name} = [-0-9.]+\n\t~\tDmnl \[([-0-9.]+),([-0-9.]+)\]", text, re.M).groups()))
+              for name in ("diplomatic cover level", "intelligence level", "top tier level", "materiel help level",
+                           "strategic threshold", "cobelligerence level")]
+    assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:]))
 
 
 # --------------------------------------------------------------------------- the family-member test
@@ -328,6 +334,19 @@ def test_without_the_war_neither_partnership_turns_strategic(tmp_path):
         assert col(run, "Strategic Commitment", partner).max() < 0.3
         assert col(run, "Partner Arms Value to Russia", partner).max() == 0
         assert col(run, "Troop Deployment", partner).max() == 0
+
+
+def test_commitment_changes_what_russia_does(tmp_path, simlin_base):
+    """Cut commitment's consequences (no top-tier release, no materiel help, no buffering of
+    defections): Russia's arms to its ally fall by more than 40% in 2024-2030. Commitment itself moves
+    little (it follows Russia's need, see docs/partners.md)."""
+    # the levels are moved out of reach (outside their declared ranges: a structural cut)
+    cut = simlin_run(tmp_path, with_constants({"top tier level": 1, "materiel help level": 1.1,
+                                               "defection buffering": 0, "emergency supply size": 0}), "cut2.mdl")
+    arms = col(simlin_base, "Cumulative Arms Russia to Partner", "DPRK")
+    arms_cut = col(cut, "Cumulative Arms Russia to Partner", "DPRK")
+    assert (arms_cut.loc[2031.0] - arms_cut.loc[2024.0]) < 0.6 * (arms.loc[2031.0] - arms.loc[2024.0])
+    assert col(cut, "Top Tier Release", "DPRK").max() == 0 < col(simlin_base, "Top Tier Release", "DPRK").max()
 
 
 def test_a_third_partner_is_data(tmp_path):
