@@ -246,6 +246,9 @@ def test_rm3_after_the_us_exit_cooperation_below_2016_2017(base):
     assert window(depth, 2018, 2022).mean() < window(depth, 2016, 2018).mean()
     deliveries = ri(base, years=range(2010, 2022))
     assert deliveries.loc[2018:2021].mean() < deliveries.loc[2016:2017].mean()
+    # the gate is a working balancing loop after 2016: the alarm at the S-300 and the 2018 sanctions close it
+    gate = col(base, "Russian Gate", "Iran")
+    assert window(gate, 2016.5, 2018).min() > 0.9 and window(gate, 2019, 2022).min() < 0.2
 
 
 def test_rm4_two_sided_by_direction_across_channels_in_2022_2023(base):
