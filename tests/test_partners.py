@@ -181,12 +181,13 @@ def test_conduct_scale_is_consistent():
     assert constant_value("transition persistence", text) == PERSISTENCE
     flat = re.sub(r"\s+", " ", text)
     assert "(Strategic Commitment[partner] - top tier level) / MAX(0.01, materiel help level - top tier level)" in flat
-    assert ("(Strategic Commitment[partner] - materiel help level) / MAX(0.01, strategic threshold - materiel help level)"
-            in flat)
+    assert ("(Strategic Commitment[partner] - materiel help level) / "
+            "MAX(0.01, strategic threshold - materiel help level)") in flat
     # the declared ranges touch but do not overlap, so no setting inverts the scale
-    ranges = [tuple(map(float, re.search(rf"^{name} = [-0-9.]+\n\t~\tDmnl \[([-0-9.]+),([-0-9.]+)\]", text, re.M).groups()))
-              for name in ("diplomatic cover level", "intelligence level", "top tier level", "materiel help level",
-                           "strategic threshold", "cobelligerence level")]
+    names = ("diplomatic cover level", "intelligence level", "top tier level", "materiel help level",
+             "strategic threshold", "cobelligerence level")
+    ranges = [tuple(map(float, re.search(rf"^{name} = [-0-9.]+\n\t~\tDmnl \[([-0-9.]+),([-0-9.]+)\]",
+                                         text, re.M).groups())) for name in names]
     assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:]))
 
 
