@@ -215,3 +215,11 @@ def test_each_element_draws_its_own_stream_whatever_the_batch(tmp_path):
     _, part = model.run(timing, outputs=["noise"], size=2, seed=7, members=np.array([4, 5]))
     for name in whole:
         np.testing.assert_array_equal(part[name], whole[name][4:])
+
+
+def test_a_decimal_element_of_an_array_of_whole_numbers():
+    """``contact rate`` is written as 10: PySD holds it as integers, and 9.8 must not become 9."""
+    scenario = scenario_from_model(REGIONS).with_overrides({"contact rate[r2]": 9.8})
+    a, b = simulate(scenario, "pysd").trajectories, simulate(scenario, "ensemble").trajectories
+    assert a["contact rate[r2]"].iloc[0] == 9.8
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12, atol=0, check_dtype=False)

@@ -112,7 +112,7 @@ def _array_param(model, base: str, values: dict, t, whole=None):
     """One subscripted constant with some elements set: a ``DataArray``, or a ``Series`` of them
     at every time any element's series has a point (each element linear in between, as a
     scalar series is, and flat beyond its ends)."""
-    default = model[base].copy()
+    default = model[base].copy().astype(float)  # an array written as whole numbers is int
     dims = list(default.dims)
     if isinstance(whole, (int, float)):  # the whole array set too: its elements set here win
         default[...] = float(whole)
