@@ -286,3 +286,34 @@ def test_one_elements_slider_redraws_only_its_region_and_saves_a_runnable_scenar
     finally:
         assert page.hosts <= {f"127.0.0.1:{regions_server[1]}"}, f"requests left this machine: {page.hosts}"
         page.close()
+
+
+ARRAYS_2D = ROOT / "tests" / "models" / "golden" / "subscript_2d_arrays" / "test_subscript_2d_arrays.mdl"
+
+
+@pytest.fixture(scope="module")
+def arrays_server(tmp_path_factory, chromium):
+    """The explorer on a model with two-dimensional arrays and no declared ranges."""
+    yield from start_server(["--model", str(ARRAYS_2D)], tmp_path_factory.mktemp("explore-2d"))
+
+
+def test_a_two_dimensional_constant_has_a_box_per_element_and_moves_only_it(chromium, arrays_server):
+    page = Page(chromium, arrays_server[0])
+    try:
+        assert page.tab.locator(".dd-array-rate-a").inner_text().strip() == "Rate A: 6 elements"
+        assert page.tab.locator(".dd-slider").count() == 12
+        assert page.tab.locator(".bk-Canvas, canvas").count() >= 4  # Initial Values, Stock A, Inflow A, Rate A
+        before = page.numbers()
+        page.type_value("Initial Values[Entry 2,Column 1]", "4.5")
+        after = page.numbers()
+        for key, value in after.items():
+            if key.startswith("Stock A"):
+                assert (value != before[key]) == (key == "Stock A[Entry 2,Column 1]@100"), key
+        assert after["Stock A[Entry 2,Column 1]@100"] == pytest.approx(before["Stock A[Entry 2,Column 1]@100"] + 1.5)
+        # no constant declares a range, so there is nothing to draw a band over; the page says so
+        page.tab.locator("#band-status[data-done='1']").wait_for(timeout=WAIT)
+        assert "no band" in page.tab.locator("#band-status").inner_text()
+        assert page.errors == []
+    finally:
+        assert page.hosts <= {f"127.0.0.1:{arrays_server[1]}"}, f"requests left this machine: {page.hosts}"
+        page.close()
