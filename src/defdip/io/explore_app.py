@@ -232,6 +232,7 @@ class ExplorerPage:
         return rows
 
     def _build_control(self, control: Control):
+        """One control's row, showing a value changed before its group was opened, wired."""
         widgets = ControlWidgets(control)
         value = self.settings.changed.get(control.name)
         if value is not None:
