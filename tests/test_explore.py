@@ -235,9 +235,9 @@ def test_command_without_panel_exits_2_naming_the_extra(monkeypatch, capsys):
     (["--port", "70000"], "--port: 70000 is not a TCP port"),
     (["--band-runs", "0"], "--band-runs: needs at least 1"),
     (["missing.yaml"], "missing.yaml"),
-    (["--model", str(ROOT / "tests" / "models" / "golden" / "subscript_1d_arrays" / "test_subscript_1d_arrays.mdl")],
-     "'Inflow A' is subscripted (over One Dimensional Subscript); the ensemble engine supports scalar models "
-     "only; explore needs that engine; `defdip run --engine pysd` runs the model"),
+    (["--model", str(ROOT / "tests" / "models" / "golden" / "vector_select" / "test_vector_select.mdl")],
+     "VECTOR_SELECT over dim1!, dim2! is not supported by the ensemble engine; explore needs that engine; "
+     "`defdip run --engine pysd` runs the model"),
 ])
 def test_command_refuses_bad_options(capsys, args, message):
     assert main(["explore", "--no-browser", *args]) == 2
@@ -467,3 +467,151 @@ def test_nothing_is_sent_once_the_tabs_connection_has_closed(base, tmp_path):
     explorer._locked(ran.append, "after the tab closed")
     assert ran == ["before the browser connects", "while it is connected"] and explorer.closed
     explorer.close()
+
+
+# --- subscripted models: a control per element, a line per element ------------------------------------
+
+BASS_REGIONS = ROOT / "tests" / "models" / "ltm" / "bass_regions.mdl"
+ARRAYS_2D = ROOT / "tests" / "models" / "golden" / "subscript_2d_arrays" / "test_subscript_2d_arrays.mdl"
+
+
+@pytest.fixture(scope="module")
+def regions():
+    from defdip.core.scenario import scenario_from_model
+
+    return scenario_from_model(BASS_REGIONS)
+
+
+def test_a_subscripted_constant_gives_a_control_per_element_under_its_name(regions):
+    info = model_info(BASS_REGIONS)
+    controls = controls_for(regions)
+    contact = info.constants["contact rate"]
+    elements = [c for c in controls if c.array == "contact rate"]
+    assert [c.name for c in elements] == list(contact.elements) == [f"contact rate[r{i}]" for i in (1, 2, 3)]
+    for control in elements:  # each element has the constant's declared range, units, group and documentation
+        assert (control.low, control.high, control.units, control.start) == (contact.low, contact.high,
+                                                                             contact.units, 10.0)
+        assert control.group == "Other constants" and not control.declared and control.span == (0.0, 20.0)
+    (fraction,) = [c for c in controls if c.name == "adoption fraction"]
+    assert fraction.array == "" and (fraction.low, fraction.high) == (0, 1)  # a scalar stays one control
+    assert len(controls) == 1 + 3 * 3
+    # the array's consecutive controls are what the page puts under one sub-heading
+    assert [c.array for c in grouped(controls)["Other constants"]][:4] == ["contact rate"] * 3 + [""]
+    # an element's own setting wins over its array's, as on the engines
+    set_both = controls_for(regions.with_overrides({"contact rate": 12, "contact rate[r3]": 4}))
+    assert [c.start for c in set_both if c.array == "contact rate"] == [12, 12, 4]
+
+
+def test_each_element_of_a_two_dimensional_constant_starts_at_its_own_number():
+    from defdip.core.scenario import scenario_from_model
+
+    controls = controls_for(scenario_from_model(ARRAYS_2D))
+    values = {c.name: c.start for c in controls if c.array == "Initial Values"}
+    assert values == dict(zip(model_info(ARRAYS_2D).constants["Initial Values"].elements, [1, 2, 3, 4, 5, 6]))
+    assert len(controls) == 12 and {c.array for c in controls} == {"Initial Values", "Rate A"}
+
+
+def test_an_elements_setting_is_checked_as_run_set_checks_it(regions, capsys):
+    settings = Settings(regions)
+    assert settings.set("Contact Rate[R2]", "5") == 5.0  # names as the loader forgives them
+    assert dict(settings.changed) == {"contact rate[r2]": 5.0}
+    assert settings.scenario.constants == {"contact rate[r2]": 5.0}
+    settings.set("contact rate[r2]", 10)  # back at the model's number: no longer a change
+    assert dict(settings.changed) == {}
+    with pytest.raises(InputError) as refused:
+        settings.set("contact rate[r2]", -1)
+    assert str(refused.value) == cli_error(capsys, "--model", str(BASS_REGIONS), "--set", "contact rate[r2]=-1",
+                                           "-o", "unused")
+    with pytest.raises(InputError, match="no such element"):
+        settings.set("contact rate[r9]", 1)
+
+
+def columns_of(name: str) -> list[str]:
+    return list(model_info(BASS_REGIONS).variables[name].columns)
+
+
+def test_moving_one_element_changes_only_its_lines_and_matches_simulate(regions, tmp_path):
+    pytest.importorskip("panel")
+    from defdip.engines.simulate import simulate
+    from defdip.io.explore_app import ExploreConfig, ExplorerPage
+
+    explorer = ExplorerPage(ExploreConfig(regions, tmp_path, band_runs=8, dominance=False))
+    explorer.layout()
+    adopters = columns_of("Adopters")
+    # one panel per variable, a line (and legend item) per element
+    panel = dict(explorer.charts.panels)
+    assert panel["Adopters"] == tuple(adopters) and panel["Potential Adopters"] == tuple(columns_of("Potential Adopters"))
+    figure = explorer.charts.figures[list(panel).index("Adopters")]
+    assert [i.label.value for i in figure.right[0].items] == adopters
+    before = dict(explorer.run.data)
+    explorer._on_pin()
+    explorer.widgets["contact rate[r2]"].slider.value = 5
+    assert dict(explorer.settings.changed) == {"contact rate[r2]": 5.0}
+    reference = simulate(regions.with_overrides({"contact rate[r2]": 5}), engine="ensemble").trajectories
+    for name in reference.columns:  # the page's run is the engine's run of that scenario
+        np.testing.assert_array_equal(explorer.run.data[name], reference[name].to_numpy(float), err_msg=name)
+    for name, values in explorer.run.data.items():  # only region r2 moved
+        moved = not np.array_equal(values, before[name])
+        assert moved == (name.endswith("[r2]") and not name.startswith(("total market", "initial adopters"))), name
+    np.testing.assert_array_equal(explorer.charts.current.data["Adopters[r2]"], reference["Adopters[r2]"])
+    np.testing.assert_array_equal(explorer.charts.pinned.data["Adopters[r2]"], before["Adopters[r2]"])
+    # the key numbers: each charted element at the last saved time, current and pinned
+    assert "data-key='Adopters[r2]@20'" in explorer.keys.object and "<th>pinned</th>" in explorer.keys.object
+    numbers = key_numbers(explorer.run, explorer.final)
+    assert numbers["Adopters[r2]@20"] == reference["Adopters[r2]"].iloc[-1] != numbers["Adopters[r1]@20"]
+    assert not any(k.startswith("contact rate") for k in numbers)  # constants are not key numbers
+    explorer.tabs.active = 1
+    assert np.nanmax(np.abs(explorer.differences.source.data["Adopters[r2]"])) > 1
+    assert np.nanmax(np.abs(explorer.differences.source.data["Adopters[r1]"])) == 0
+    explorer.close()
+
+
+def test_the_band_of_a_subscripted_model_has_every_charted_element(regions):
+    run = run_once(regions)
+    band = uncertainty_band(regions, runs=20)
+    assert band.constants == ("adoption fraction",)  # the one constant with a declared range
+    for name in columns_of("Adopters") + columns_of("Potential Adopters"):
+        low, mid, high = band.percentiles[name]
+        assert np.all(low <= mid) and np.all(mid <= high) and np.any(high - low > 1), name
+    np.testing.assert_array_equal(band.time, run.time)
+    np.testing.assert_array_equal(band.percentiles["Adopters[r1]"], band.percentiles["Adopters[r3]"])
+
+
+def test_the_projects_page_charts_and_bands_what_it_did_before(base):
+    """The key indicators' panels, and the band over exactly their variables."""
+    from defdip.core.case import FAN_VARIABLES, PANELS
+    from defdip.figures.plotting import trajectory_panels
+    from defdip.io.explore_state import chart_panels
+
+    assert chart_panels(base) == trajectory_panels(run_once(base).data, base.outputs)
+    before = {n for n in (*FAN_VARIABLES, *(n for _, names in PANELS for n in names))
+              if n in model_info(MODEL).variables}
+    assert set(uncertainty_band(base, runs=8).percentiles) == before
+
+
+def test_a_saved_element_setting_round_trips_and_runs(regions, tmp_path):
+    settings = Settings(regions)
+    settings.set("contact rate[r2]", 5)
+    settings.set("initial adopters[r1]", 20)
+    path, loaded = save_scenario(settings, tmp_path, "regions")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert raw["constants"] == {"contact rate[r2]": 5, "initial adopters[r1]": 20}
+    assert (tmp_path / raw["model"]).resolve() == BASS_REGIONS.resolve()
+    assert dict(load_scenario(path).constants) == dict(loaded.constants) == dict(settings.scenario.constants)
+    again = Settings(load_scenario(path))  # explored again, the sliders start where they were left
+    assert {c.name: c.start for c in controls_for(again.base) if c.name.endswith("[r2]")}["contact rate[r2]"] == 5
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out)]) == 0  # PySD, the reference engine
+    import pandas as pd
+
+    frame = pd.read_csv(out / "regions" / "trajectories.csv", index_col="time")
+    here = run_once(settings.scenario)
+    for name in columns_of("Adopters"):
+        np.testing.assert_allclose(frame[name].to_numpy(), here.data[name], rtol=1e-9, err_msg=name)
+    assert not np.allclose(frame["Adopters[r2]"], frame["Adopters[r3]"])
+
+
+def test_the_figure_of_a_subscripted_run_has_a_panel_per_variable(regions, tmp_path):
+    paths = save_figure_files(run_once(regions), regions, tmp_path, "fig")
+    svg = paths[1].read_text(encoding="utf-8")
+    assert all(f"Adopters[r{i}]" in svg for i in (1, 2, 3)) and "Potential Adopters[r2]" in svg

@@ -62,12 +62,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, chromium):
-    """`defdip explore --no-browser` on a free port; yields (url, port, save folder)."""
-    save = tmp_path_factory.mktemp("explore-save")
+def start_server(target: list[str], save: Path):
+    """`defdip explore --no-browser TARGET` on a free port; yields (url, port, save folder), then stops it."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", str(ALLIANCE), "--no-browser",
+    proc = subprocess.Popen([sys.executable, "-m", "defdip.cli.main", "explore", *target, "--no-browser",
                              "--port", str(port),
                              "--save-dir", str(save)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url, lines, started = None, [], time.monotonic()
@@ -88,6 +86,12 @@ def server(tmp_path_factory, chromium):
     proc.wait(timeout=20)
     errors = [line for line in lines if "Traceback" in line or "Error" in line]
     assert not errors, "the server logged errors:\n" + "".join(lines[-80:])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium):
+    """The explorer on the test condition; yields (url, port, save folder)."""
+    yield from start_server([str(ALLIANCE)], tmp_path_factory.mktemp("explore-save"))
 
 
 class Page:
@@ -151,6 +155,92 @@ def page(chromium, server):
     assert tab.hosts <= {f"127.0.0.1:{server[1]}"}, f"requests left this machine: {tab.hosts}"
     tab.close()
 
+
+# --- subscripted models: each test starts and stops its own server, before the module's one starts
+
+BASS_REGIONS = ROOT / "tests" / "models" / "ltm" / "bass_regions.mdl"  # a `region: r1, r2, r3` subscript
+
+
+@pytest.fixture
+def regions_server(tmp_path_factory, chromium):
+    """The explorer on a subscripted model, for one test; yields (url, port, save folder)."""
+    yield from start_server(["--model", str(BASS_REGIONS)], tmp_path_factory.mktemp("explore-regions"))
+
+
+def test_one_elements_slider_redraws_only_its_region_and_saves_a_runnable_scenario(chromium, regions_server,
+                                                                                   tmp_path):
+    page = Page(chromium, regions_server[0])
+    try:
+        heading = page.tab.locator(".dd-array-contact-rate")
+        assert heading.inner_text().strip() == "contact rate [1/Year]: 3 elements"
+        assert page.tab.locator(".dd-slider").count() == 10  # one per element, one for the scalar
+        before = page.numbers()
+        handle = page.tab.locator(".dd-slider-contact-rate-r2 .noUi-handle")
+        version = page.version()
+        handle.focus()
+        handle.press("ArrowLeft")
+        deadline = time.monotonic() + 30
+        while page.version() == version and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert page.tab.get_by_placeholder("contact rate[r2]", exact=True).input_value() == "9.8"
+        after = page.numbers()
+        assert after["Adopters[r2]@20"] != before["Adopters[r2]@20"]
+        assert after["Adopters[r1]@20"] == before["Adopters[r1]@20"] == after["Adopters[r3]@20"]
+        page.tab.locator(f"#band-status[data-done='1'][data-version='{page.version()}']").wait_for(timeout=WAIT)
+        assert page.tab.locator("#band-status").inner_text().startswith("band: 5-95 % of 200 runs over 1 constants")
+        page.type_value("contact rate[r2]", "8")  # a whole number: PySD's run of the file keeps it whole
+        shown = page.numbers()
+        box = page.tab.get_by_placeholder("file name", exact=True)
+        box.fill("regions_page")
+        box.press("Enter")
+        page.tab.locator(".dd-save-yaml button").click()
+        page.tab.locator("#message.dd-msg-ok").wait_for(timeout=WAIT)
+        saved = regions_server[2].resolve() / "regions_page.yaml"
+        assert "contact rate[r2]: 8\n" in saved.read_text(encoding="utf-8")
+        assert main(["run", str(saved), "-o", str(tmp_path)]) == 0  # PySD, the reference engine
+        frame = (tmp_path / "regions_page" / "trajectories.csv").read_text().splitlines()
+        header, last = frame[0].split(","), frame[-1].split(",")
+        for region in ("r1", "r2"):
+            key = f"Adopters[{region}]"
+            assert float(last[header.index(key)]) == pytest.approx(shown[f"{key}@20"], rel=1e-9), key
+        assert page.errors == []
+    finally:
+        assert page.hosts <= {f"127.0.0.1:{regions_server[1]}"}, f"requests left this machine: {page.hosts}"
+        page.close()
+
+
+ARRAYS_2D = ROOT / "tests" / "models" / "golden" / "subscript_2d_arrays" / "test_subscript_2d_arrays.mdl"
+
+
+@pytest.fixture
+def arrays_server(tmp_path_factory, chromium):
+    """The explorer on a model with two-dimensional arrays and no declared ranges, for one test."""
+    yield from start_server(["--model", str(ARRAYS_2D)], tmp_path_factory.mktemp("explore-2d"))
+
+
+def test_a_two_dimensional_constant_has_a_box_per_element_and_moves_only_it(chromium, arrays_server):
+    page = Page(chromium, arrays_server[0])
+    try:
+        assert page.tab.locator(".dd-array-rate-a").inner_text().strip() == "Rate A: 6 elements"
+        assert page.tab.locator(".dd-slider").count() == 12
+        assert page.tab.locator(".bk-Canvas, canvas").count() >= 4  # Initial Values, Stock A, Inflow A, Rate A
+        before = page.numbers()
+        page.type_value("Initial Values[Entry 2,Column 1]", "4.5")
+        after = page.numbers()
+        for key, value in after.items():
+            if key.startswith("Stock A"):
+                assert (value != before[key]) == (key == "Stock A[Entry 2,Column 1]@100"), key
+        assert after["Stock A[Entry 2,Column 1]@100"] == pytest.approx(before["Stock A[Entry 2,Column 1]@100"] + 1.5)
+        # no constant declares a range, so there is nothing to draw a band over; the page says so
+        page.tab.locator("#band-status[data-done='1']").wait_for(timeout=WAIT)
+        assert "no band" in page.tab.locator("#band-status").inner_text()
+        assert page.errors == []
+    finally:
+        assert page.hosts <= {f"127.0.0.1:{arrays_server[1]}"}, f"requests left this machine: {page.hosts}"
+        page.close()
+
+
+# --- the test condition, on the module's server
 
 def test_page_loads_without_console_errors_and_everything_local(page):
     page.tab.locator("#band-status[data-done='1']").wait_for(timeout=WAIT)
@@ -231,3 +321,4 @@ def test_server_listens_on_loopback_only(server):
         with socket.socket() as sock, pytest.raises(OSError):
             sock.settimeout(2)
             sock.connect((address, port))
+

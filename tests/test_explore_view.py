@@ -62,3 +62,12 @@ def test_the_band_is_drawn_under_the_lines_once_it_exists(charts):
     assert np.isnan(charts.band.data["b low"]).all()
     charts.show_band(TIME, {"a": np.stack([TIME, TIME, TIME])})
     assert len(charts.band_areas) == 3  # a new band reuses the areas
+
+
+def test_a_panel_of_a_large_array_draws_every_element():
+    names = tuple(f"x[e{i}]" for i in range(11))  # more elements than the palette has colours
+    charts = TrajectoryCharts([("x", names)], TIME, {}, {})
+    (fig,) = charts.figures
+    assert [i.label.value for i in fig.right[0].items] == list(names) and len(lines(fig)) == 11
+    charts.show_pinned(TIME, {n: TIME for n in names})
+    assert len(lines(fig)) == 22

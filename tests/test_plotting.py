@@ -128,3 +128,15 @@ def test_prepared_and_forked_figure_looks_like_a_plain_one(tmp_path, limits):
     assert blit.shape == plain.shape
     assert np.mean(np.abs(blit - plain) > 0.1) < 0.002  # a few edge pixels may differ, no more
     assert (tmp_path / "blit.svg").read_text().count("<path") > 10
+
+
+def test_a_subscripted_variable_is_one_panel_with_a_line_per_element():
+    data = {"Stock[a]": 1, "Stock[b]": 2, "rate": 3, "Flow[a,x]": 4, "Flow[a,y]": 5}
+    assert trajectory_panels(data) == [("Stock", ("Stock[a]", "Stock[b]")), ("rate", ("rate",)),
+                                       ("Flow", ("Flow[a,x]", "Flow[a,y]"))]
+    assert trajectory_panels(data, outputs=("Flow", "rate")) == [("Flow", ("Flow[a,x]", "Flow[a,y]")),
+                                                                 ("rate", ("rate",))]
+    assert trajectory_panels(data, outputs=("Stock[b]",)) == [("Stock", ("Stock[b]",))]  # one element listed
+    many = {f"x[e{i}]": i for i in range(12)}
+    fig = figure_trajectories(TIME, {n: TIME * 0 + v for n, v in many.items()}, "t")
+    assert len(fig.axes[0].get_lines()) == 12  # more elements than colours: the palette repeats

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "explore", help="explore a scenario live in the browser (local server on 127.0.0.1)",
         description="Start a local web app (Panel on Bokeh, on 127.0.0.1 only, every asset served locally): "
-                    "a slider per constant of the scenario, grouped by the model's views, the run figure's "
+                    "a slider per constant of the scenario (per element of a subscripted one), grouped by the "
+                    "model's views, the run figure's "
                     "panels redrawn on every change, an uncertainty band over the scenario's uncertainties, "
                     "loop dominance, pinning, overlays, and saving the settings as a scenario file. "
                     f"Needs the optional extra: pip install 'defdip[{EXTRA}]'.")

@@ -9,6 +9,7 @@ are those of :mod:`defdip.figures.plotting` and :mod:`defdip.core.case`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import cycle
 
 import numpy as np
 from bokeh.models import (
@@ -23,7 +24,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from defdip.core.case import PHASE, PHASE_LABELS, THRESHOLDS
-from defdip.figures.plotting import PALETTE, PHASE_COLOURS, phase_spans
+from defdip.figures.plotting import PALETTE, PHASE_COLOURS, coloured, phase_spans
 
 FIGURE_HEIGHT = 230  # [px] per panel
 SHADE_REACH = 1e12  # phase bands reach far beyond any data; the y range ignores them
@@ -105,7 +106,7 @@ class TrajectoryCharts:
         fig.quad(left="left", right="right", bottom=-SHADE_REACH, top=SHADE_REACH, fill_color="colour",
                  line_width=0, source=self.phases, level="underlay")
         items, lines = [], []
-        for colour, name in zip(PALETTE, names):
+        for colour, name in coloured(names):
             line = fig.line("time", name, source=self.current, color=colour, line_width=2.2)
             items.append(LegendItem(label=name, renderers=[line]))
             lines.append(line)
@@ -156,7 +157,7 @@ class TrajectoryCharts:
         pinned lines are: until a band exists they would only slow the page's start)."""
         for fig, names, lines, _ in self._lines:
             areas = [fig.varea(x="time", y1=f"{name} low", y2=f"{name} high", source=self.band, fill_color=colour,
-                               fill_alpha=0.18) for colour, name in zip(PALETTE, names)]
+                               fill_alpha=0.18) for colour, name in coloured(names)]
             kept = [r for r in fig.renderers if r not in areas]
             first = kept.index(lines[0])
             fig.renderers = kept[:first] + areas + kept[first:]
@@ -185,7 +186,7 @@ class TrajectoryCharts:
         added = []
         for fig, names, lines, legend in self._lines:
             renderers, entries, made = list(fig.renderers), list(legend.items), []
-            for colour, name, line in zip(PALETTE, names, lines):
+            for colour, name, line in zip(cycle(PALETTE), names, lines):
                 new = fig.line("time", name, source=source, color=colour, **style)
                 renderers.insert(renderers.index(line), new)
                 item = LegendItem(label=f"{name} ({kind})", renderers=[new], visible=False)
@@ -223,7 +224,7 @@ class DifferenceCharts:
             fig.add_layout(Span(location=0, dimension="width", line_color="#595959", line_width=1))
             items = [LegendItem(label=name, renderers=[fig.line("time", name, source=self.source, color=colour,
                                                                 line_width=2)])
-                     for colour, name in zip(PALETTE, names)]
+                     for colour, name in coloured(names)]
             fig.add_layout(Legend(items=items, location="top_left", label_text_font_size="9pt"), "right")
             self.figures.append(fig)
 

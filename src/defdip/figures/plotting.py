@@ -7,15 +7,23 @@ so figures can be drawn in a process that has not imported pandas.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import cycle
 from pathlib import Path
 
 import numpy as np
 
+from defdip.core.arrays import split_flat_name
 from defdip.core.case import PANELS, PHASE, PHASE_LABELS, THRESHOLDS
 
 PHASE_COLOURS = {1: "#f0f0f0", 2: "#fde0b6", 3: "#c7e3c1"}
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in grey print.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+MAX_PANELS = 6  # panels of a model without the key indicators: its first variables (or its outputs)
+
+
+def coloured(names):
+    """``(colour, name)`` pairs, the palette repeated when a panel has more lines (a large array)."""
+    return zip(cycle(PALETTE), names)
 
 
 def phase_spans(time: np.ndarray, phase: np.ndarray) -> list[tuple[float, float, int]]:
@@ -44,7 +52,7 @@ def shade_phases(ax, time: np.ndarray, phase: np.ndarray):
 
 def plot_variables(ax, time, data: Mapping, names, title: str = "", units: dict | None = None):
     """Line plot of ``data[name]`` against ``time`` for each name, with a key; returns the axes."""
-    for colour, name in zip(PALETTE, names):
+    for colour, name in coloured(names):
         ax.plot(time, np.asarray(data[name]), lw=1.8, color=colour, label=name)
     unit = (units or {}).get(names[0], "")
     ax.set_ylabel(unit if unit and unit != "Dmnl" else "")
@@ -59,20 +67,34 @@ def line_key(ax, names, x: float = 1.01, step: float = 0.13):
 
     Coloured labels read like a legend and cost a fraction of one to draw.
     """
-    for i, (colour, name) in enumerate(zip(PALETTE, names)):
+    for i, (colour, name) in enumerate(coloured(names)):
         ax.text(x, 1.0 - i * step, f"\u2501 {name}", color=colour, fontsize=8, va="top",
                 transform=ax.transAxes)
     return ax
 
 
 def trajectory_panels(data: Mapping, outputs=()) -> list[tuple[str, tuple[str, ...]]]:
-    """``(title, variables)`` per panel: the key indicators when present, else the outputs."""
+    """``(title, columns)`` per panel: the key indicators when present, else the outputs.
+
+    Without the key indicators, a panel is one variable: a subscripted one draws a line per
+    element (its columns ``x[r1]``, ``x[r2]``, ... as PySD names them), an output naming the
+    whole array shows all of them. The first :data:`MAX_PANELS` variables are shown.
+    """
     panels = [(title, tuple(n for n in names if n in data)) for title, names in PANELS]
     panels = [(title, names) for title, names in panels if names]
-    if not panels:
-        names = [n for n in outputs if n in data] or list(data)[:6]
-        panels = [(n, (n,)) for n in names[:6]]
-    return panels
+    if panels:
+        return panels
+    by_variable = _by_variable(data)
+    shown = [c for n in outputs for c in (by_variable.get(n) or ((n,) if n in data else ()))]
+    return list(_by_variable(shown or data).items())[:MAX_PANELS]
+
+
+def _by_variable(columns) -> dict[str, tuple[str, ...]]:
+    """Columns by the variable they belong to (``x[r1]`` to ``x``), in their order; a scalar is its own."""
+    out: dict[str, list[str]] = {}
+    for column in columns:
+        out.setdefault(split_flat_name(column)[0], []).append(column)
+    return {name: tuple(members) for name, members in out.items()}
 
 
 def figure_trajectories(time, data: Mapping, title: str, outputs=(), units: dict | None = None,

@@ -1,7 +1,8 @@
 """``defdip explore``: the page and its server (Panel on Bokeh), on 127.0.0.1 only.
 
 A session is one :class:`ExplorerPage`: a slider, a typed value and a reset per constant of the
-scenario (:func:`defdip.io.explore_state.controls_for`), the charts of
+scenario, per element of a subscripted one under the constant's name
+(:func:`defdip.io.explore_state.controls_for`), the charts of
 :mod:`defdip.figures.explore_view`, and the buttons to pin, overlay and save. Every change re-runs
 the model with the compiled engine, in the worker process of :mod:`defdip.io.explore_workers`,
 and redraws; the uncertainty band and the loop-dominance panel come from the same worker, asked
@@ -21,6 +22,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import groupby
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,12 +38,12 @@ from defdip.figures.explore_view import (
     TrajectoryCharts,
     phase_key_html,
 )
-from defdip.figures.plotting import trajectory_panels
 from defdip.io.explore_state import (
     BAND_RUNS,
     DOMINANCE_LOOPS,
     Control,
     Settings,
+    chart_panels,
     controls_for,
     dominance_available,
     grouped,
@@ -62,12 +64,14 @@ BAND_DELAY = 0.3  # [s] the band waits this long for further changes: while a sl
 # only compete with the redraws for the two cores, and be stale when done
 SHOWN_KEYS = ("Strategic Partnership Index", "Cooperation Depth", "Reciprocity")
 SHOWN_YEARS = ("2025", "2030", "2035")
+SHOWN_FINAL = 12  # a model without those indicators: its first charted columns' last values
 NO_OVERLAY = "(none)"
 CSS = """
 .dd-msg-error {color:#9b1c1c;background:#fde8e8;border:1px solid #f5b5b5;padding:6px 10px;border-radius:4px}
 .dd-msg-ok {color:#03543f;background:#def7ec;border:1px solid #a3e2c7;padding:6px 10px;border-radius:4px}
 .dd-keys td, .dd-keys th {padding:1px 8px;font-size:12px;text-align:right}
 .dd-keys th:first-child, .dd-keys td:first-child {text-align:left}
+.dd-array {font-size:12px;font-weight:600;margin:6px 0 0 4px}
 """
 
 
@@ -99,6 +103,21 @@ class ExploreConfig:
     seed: int = 0
     dominance: bool = field(default_factory=dominance_available)
     pool: Executor | None = None
+
+
+def final_columns(info, charted) -> tuple[str, ...]:
+    """The key numbers of a model without the project's indicators: the first charted columns
+    that are not constants (an element is one), at the last saved time."""
+    constants = {c for v in info.constants.values() for c in v.columns}
+    return tuple(n for n in charted if n not in constants)[:SHOWN_FINAL]
+
+
+def array_heading(array: str, controls) -> pn.pane.HTML:
+    """The sub-heading over a subscripted constant's element controls: its name, units, elements."""
+    units = controls[0].units
+    unit = f" [{html.escape(units)}]" if units and units != "Dmnl" else ""
+    return pn.pane.HTML(f"<div class='dd-array dd-array-{slug(array)}'>{html.escape(array)}{unit}: "
+                        f"{len(controls)} elements</div>", margin=(2, 4), sizing_mode="stretch_width")
 
 
 def slug(name: str) -> str:
@@ -163,13 +182,14 @@ class ExplorerPage:
         info = model_info(scenario.model)
         _, _, _, _, units, _, limits = figure_spec(scenario)
         time_units = info.resolve("INITIAL TIME").units or "Year"
-        panels = trajectory_panels(self.run.data, scenario.outputs)
+        panels = chart_panels(scenario)
         self.charts = TrajectoryCharts(panels, self.run.time, units, limits, time_units)
         # the other tabs' charts are built when first shown: a Bokeh figure costs a tenth of a second
         self._chart_args = (panels, self.run.time, units, time_units)
         self.differences: DifferenceCharts | None = None
         self.loops: DominanceChart | None = None
         self.scores = None  # the latest loop scores, drawn when the tab is built
+        self.final = () if any(n in self.run.data for n in SHOWN_KEYS) else final_columns(info, self.charts.names)
         self.groups = grouped(controls_for(scenario))
         self.widgets: dict[str, ControlWidgets] = {}  # built when their group is first opened
         self.layout_cards: dict = {}  # group -> its card
@@ -199,19 +219,29 @@ class ExplorerPage:
         self.save_fig = pn.widgets.Button(name="Save figure (.png, .svg)", css_classes=["dd-save-figure"])
 
     def _build_group(self, name: str) -> list:
-        """The rows of one group's controls, built and wired (a Panel widget costs milliseconds)."""
+        """The rows of one group's controls, built and wired (a Panel widget costs milliseconds).
+
+        The elements of a subscripted constant follow each other under its name.
+        """
         rows = []
-        for control in self.groups[name]:
-            widgets = ControlWidgets(control)
-            value = self.settings.changed.get(control.name)
-            if value is not None:
-                self._sync(widgets, value)
-            widgets.slider.param.watch(partial(self._on_slider, widgets), "value")
-            widgets.text.param.watch(partial(self._on_text, widgets), "value")
-            widgets.reset.on_click(partial(self._on_reset, widgets))
-            self.widgets[control.name] = widgets
-            rows.append(widgets.row)
+        for array, controls in groupby(self.groups[name], key=lambda c: c.array):
+            controls = list(controls)
+            if array:
+                rows.append(array_heading(array, controls))
+            rows.extend(self._build_control(c) for c in controls)
         return rows
+
+    def _build_control(self, control: Control):
+        """One control's row, showing a value changed before its group was opened, wired."""
+        widgets = ControlWidgets(control)
+        value = self.settings.changed.get(control.name)
+        if value is not None:
+            self._sync(widgets, value)
+        widgets.slider.param.watch(partial(self._on_slider, widgets), "value")
+        widgets.text.param.watch(partial(self._on_text, widgets), "value")
+        widgets.reset.on_click(partial(self._on_reset, widgets))
+        self.widgets[control.name] = widgets
+        return widgets.row
 
     def _group_card(self, name: str, opened: bool):
         card = pn.Card(title=f"{name} ({len(self.groups[name])})", collapsed=not opened, width=440,
@@ -452,10 +482,12 @@ class ExplorerPage:
         self.differences.show(self.run.time, self.run.data, pinned)
 
     def _keys_html(self) -> str:
-        numbers = key_numbers(self.run)
-        pinned = key_numbers(self.pinned) if self.pinned is not None else {}
+        numbers = key_numbers(self.run, self.final)
+        pinned = key_numbers(self.pinned, self.final) if self.pinned is not None else {}
         rows = [("transition year", "transition year")]
         rows += [(f"{n} {y}", f"{n}@{y}") for n in SHOWN_KEYS for y in SHOWN_YEARS if f"{n}@{y}" in numbers]
+        end = f"{self.run.time[-1]:g}"
+        rows += [(f"{n} at {end}", f"{n}@{end}") for n in self.final if f"{n}@{end}" in numbers]
         phase = self.run.summary.get("phase_by_year", {})
         head = "<tr><th></th><th>current</th>" + ("<th>pinned</th><th>difference</th>" if pinned else "") + "</tr>"
         body = []

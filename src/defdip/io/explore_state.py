@@ -2,9 +2,9 @@
 
 Pure state and orchestration, so the unit tests reach all of it without a browser:
 
-* :func:`controls_for` lists a slider per constant of the scenario's model, grouped as the
-  model file's views group them (:func:`model_groups`), with its declared range, units and
-  source comment;
+* :func:`controls_for` lists a slider per constant of the scenario's model (per element of a
+  subscripted one), grouped as the model file's views group them (:func:`model_groups`), with
+  its declared range, units and source comment;
 * :class:`Settings` holds what the user changed, every value checked by the scenario loader
   (:meth:`defdip.core.scenario.Scenario.with_overrides`), so the page refuses what
   ``defdip run --set`` refuses, with the same message;
@@ -30,14 +30,15 @@ import yaml
 
 from defdip.analysis.phases import summary_of
 from defdip.compare.gather import RESULT_FILES, read_result_folder
-from defdip.core.case import FAN_VARIABLES, PANELS, THRESHOLDS
+from defdip.core.arrays import split_flat_name
+from defdip.core.case import THRESHOLDS
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
 from defdip.core.names import canonical
 from defdip.core.resources import SCENARIO_DIR, scenario_path
 from defdip.core.scenario import Scenario, load_scenario
 from defdip.engines.simulate import simulate, simulate_batch
-from defdip.figures.plotting import figure_trajectories, save_figure
+from defdip.figures.plotting import figure_trajectories, save_figure, trajectory_panels
 from defdip.io.folders import atomic_file
 from defdip.io.pipeline import figure_spec
 from defdip.sweep.sampling import build_problem, unit_sample
@@ -83,6 +84,9 @@ class Control:
         The model's documentation of the constant (its source), shown as the tooltip.
     series : bool
         The scenario gives it as a time series; moving it sets a constant instead.
+    array : str
+        For an element of a subscripted constant (``name`` is then ``growth rate[r2]``, as
+        PySD names its column), the constant's own name; empty for a scalar.
     """
 
     name: str
@@ -95,6 +99,7 @@ class Control:
     date: bool
     comment: str
     series: bool = False
+    array: str = ""
 
     @property
     def declared(self) -> bool:
@@ -149,6 +154,10 @@ def _defined_name(block: str) -> str | None:
 def controls_for(scenario: Scenario) -> tuple[Control, ...]:
     """A control per constant of the scenario's model, in the model file's order.
 
+    A subscripted constant gives one control per element, in PySD's column order, each with
+    the constant's range, units, documentation and group (an array of one element gives one,
+    named as the constant, as its output column is).
+
     Parameters
     ----------
     scenario : Scenario
@@ -161,17 +170,39 @@ def controls_for(scenario: Scenario) -> tuple[Control, ...]:
     saveper = info.control("SAVEPER")
     out = []
     for var in info.constants.values():
-        value = scenario.constants.get(var.name, var.value)
-        is_series = var.name in scenario.series
-        if is_series:  # a time series starts the slider at its first point
-            value = scenario.series[var.name][0][1]
         date = bool(var.units and var.units == time_units and var.low is not None and var.high is not None
                     and var.low <= end and var.high >= start)
-        start_value = float(value if value is not None else math.nan)
-        step = saveper if date else nice_step(*slider_span(var.low, var.high, start_value))
-        out.append(Control(var.name, groups.get(canonical(var.name), OTHER_GROUP), var.units, var.low, var.high,
-                           start_value, step, date, var.comment, is_series))
+        array = var.name if len(var.elements) > 1 else ""
+        for name, default in zip(var.columns, var.element_values or (var.value,)):
+            value, is_series = start_setting(scenario, var, name, default)
+            step = saveper if date else nice_step(*slider_span(var.low, var.high, value))
+            out.append(Control(name, groups.get(canonical(var.name), OTHER_GROUP), var.units, var.low, var.high,
+                               value, step, date, var.comment, is_series, array))
     return tuple(out)
+
+
+def start_setting(scenario: Scenario, var, name: str, default) -> tuple[float, bool]:
+    """A constant's (or element's) value in the scenario, and whether a time series gives it.
+
+    An element's own setting wins over its array's, as the engines apply them; a time series
+    gives its first point; without either, ``default`` (the model file's number; NaN for none).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    var : Variable
+        The constant as the model declares it (for an element, the whole array).
+    name : str
+        ``var.name``, or one of its column names (``growth rate[r2]``).
+    default : float or None
+    """
+    own = var.elements if name == var.name else (name,)  # an array of one element: its one element
+    for key in (*own, var.name):
+        if key in scenario.constants:
+            return float(scenario.constants[key]), False
+        if key in scenario.series:
+            return float(scenario.series[key][0][1]), True
+    return (math.nan if default is None else float(default)), False
 
 
 def grouped(controls) -> dict[str, list[Control]]:
@@ -250,9 +281,11 @@ class Settings:
         """
         number = parse_typed(name, value) if isinstance(value, str) else value
         scenario = self._with({**self._changed, name: number})  # raises before anything changes
-        var = model_info(self.base.model).resolve(name)
+        info = model_info(self.base.model)
+        var = info.resolve(name)
         kept = float(scenario.constants[var.name])
-        if var.name not in self.base.series and kept == self.base.constants.get(var.name, var.value):
+        start, is_series = start_setting(self.base, _declared_as(info, var), var.name, var.value)
+        if not is_series and kept == start:
             self._changed.pop(var.name, None)  # back at its start: no longer a change
             scenario = self._with(self._changed)
         else:
@@ -270,6 +303,11 @@ class Settings:
 
     def _with(self, changes: Mapping[str, float]) -> Scenario:
         return self.base.with_overrides(changes, where=WHERE) if changes else self.base
+
+
+def _declared_as(info, var):
+    """The variable as the model declares it: ``var`` itself, or for an element its whole array."""
+    return info.variables.get(var.name) or info.resolve(split_flat_name(var.name)[0])
 
 
 def parse_typed(name: str, text: str) -> float:
@@ -320,14 +358,30 @@ def run_once(scenario: Scenario, label: str | None = None) -> Run:
     return Run(label or scenario.name, frame.index.to_numpy(float), data, summary_of(result), thresholds)
 
 
+def chart_panels(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
+    """The page's panels: the run figure's (:func:`defdip.figures.plotting.trajectory_panels`).
+
+    A subscripted variable is one panel with a line per element. The band is computed for the
+    same columns, so the page and its band follow one rule.
+    """
+    _, columns, _, outputs, *_ = figure_spec(scenario)
+    return trajectory_panels(dict.fromkeys(columns), outputs)
 
 
-def key_numbers(run: Run) -> dict[str, float | None]:
-    """What the page prints under the charts: the transition year and the indicators by year."""
+def key_numbers(run: Run, final=()) -> dict[str, float | None]:
+    """What the page prints under the charts: the transition year and the indicators by year.
+
+    ``final`` adds those variables' (or elements') values at the last saved time, as
+    ``name@time``: the numbers a model without the project's indicators is shown by.
+    """
     out = {"transition year": run.transition}
     for name, by_year in run.summary.get("indicators", {}).items():
         for year, value in by_year.items():
             out[f"{name}@{year}"] = value
+    end = f"{run.time[-1]:g}"
+    for name in final:
+        if name in run.data:
+            out[f"{name}@{end}"] = float(run.data[name][-1])
     return out
 
 
@@ -360,18 +414,32 @@ def uncertainty_band(scenario: Scenario, runs: int = BAND_RUNS, seed: int = 0, v
     The constants the scenario declares under ``uncertainties`` (else every declared range,
     as ``defdip sweep`` does) are drawn on a Latin hypercube; every other constant keeps the
     scenario's value, so the band follows the settings on the page.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    runs : int
+    seed : int
+        Seed of the Latin hypercube.
+    variables : sequence of str, optional
+        Output columns (``Stock A[Entry 1]`` for an element); default the charted ones
+        (:func:`chart_panels`). Names the model does not have are left out.
     """
     problem = build_problem(scenario)
     samples = problem.scale(unit_sample(problem, BAND_DESIGN, runs, seed))
-    info = model_info(scenario.model)
-    names = tuple(n for n in (variables or _band_variables()) if n in info.variables)
+    names = _known(scenario, variables) if variables else _charted(scenario)
     ds = simulate_batch(scenario, samples, names, engine=ENGINE)
     percentiles = {n: np.percentile(np.asarray(ds[n].values, float), BAND_PERCENTILES, axis=0) for n in names}
     return Band(np.asarray(ds["time"], float), percentiles, runs, problem.names, problem.source)
 
 
-def _band_variables() -> tuple[str, ...]:
-    return tuple(dict.fromkeys([*FAN_VARIABLES, *(n for _, panel in PANELS for n in panel)]))
+def _charted(scenario: Scenario) -> tuple[str, ...]:
+    return tuple(n for _, names in chart_panels(scenario) for n in names)
+
+
+def _known(scenario: Scenario, names) -> tuple[str, ...]:
+    columns = set(figure_spec(scenario)[1])
+    return tuple(n for n in names if n in columns)
 
 
 def dominance_available() -> bool:

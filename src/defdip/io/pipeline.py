@@ -59,15 +59,22 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
 def figure_spec(scenario: Scenario) -> tuple:
     """What the run figure needs before the run: times, names, title, outputs, units, constants, ranges."""
     info = model_info(scenario.model)
-    names = [v.name for v in info.variables.values() if v.kind not in ("control", "lookup")]
-    units = {n: v.units for n, v in info.variables.items()}
+    shown = [v for v in info.variables.values() if v.kind not in ("control", "lookup")]
+    names = [c for v in shown for c in v.columns]  # a subscripted variable's elements, as the run names them
+    units = {c: v.units for v in info.variables.values() for c in _keys(v)}
     constants = {n: v.value for n, v in info.constants.items()}
     constants.update(scenario.constants)
     t = scenario.time
     time = np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
     title = textwrap.shorten(": ".join(filter(None, (scenario.name, scenario.description))), 180)
-    limits = {n: (v.low, v.high) for n, v in info.variables.items() if v.low is not None and v.high is not None}
+    limits = {c: (v.low, v.high) for v in info.variables.values() if v.low is not None and v.high is not None
+              for c in _keys(v)}
     return time, names, "\n".join(textwrap.wrap(title, 100)), scenario.outputs, units, constants, limits
+
+
+def _keys(var) -> tuple[str, ...]:
+    """A variable's name and its output columns: each element has the variable's units and range."""
+    return (var.name, *var.elements)
 
 
 def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,
