@@ -20,10 +20,13 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
-    """A stand-in sweep result folder: one fan chart and one indices table."""
+    """A stand-in sweep result folder: a sweep's files, one fan chart and one indices table."""
     from defdip.figures.plotting import new_figure, save_figure
+    from defdip.io.discovery_folder import SWEEP_FILES
 
     folder = tmp_path_factory.mktemp("sweep")
+    for name in SWEEP_FILES:
+        (folder / name).write_text("")
     fig = new_figure((4, 3))
     fig.add_subplot().fill_between([2010, 2035], [0, 1], [1, 2])
     save_figure(fig, folder / "fan_spi", ("png",))
@@ -92,8 +95,9 @@ def test_compare_prints_a_table_and_writes_no_report_unless_asked(tmp_path, caps
     (["missing.yaml"], [], "missing.yaml: no such file or folder"),
     ([], ["--vars", "Reciprocty"], "did you mean 'Reciprocity'"),
     ([], ["--reference", "nope"], "--reference 'nope': not among the runs compared; allowed: baseline"),
-    ([], ["--sweep", "no-such-dir"], "--sweep no-such-dir: no such folder"),
-    ([], ["--sweep", "."], "--sweep: only the HTML report"),
+    ([], ["--sweep", "no-such-dir"], "--sweep: only the HTML report"),
+    ([], ["--html", "--sweep", "no-such-dir"], "--sweep no-such-dir: no such folder"),
+    ([], ["--html", "--sweep", "."], "--sweep .: no samples.csv; is it the result folder of `defdip sweep`?"),
 ])
 def test_bad_input_exits_2_and_names_the_argument(tmp_path, capsys, inputs, options, message):
     files = [str(SCENARIOS / "baseline.yaml")] + [str(tmp_path / name) for name in inputs]

@@ -217,13 +217,13 @@ def _prim(prim, x, y, where, ranges, threshold, peel_alpha, paste_alpha, mass_mi
                              "res_dim": trajectory["res_dim"].astype(int), "n": trajectory["n"].astype(int),
                              "k": trajectory["k"].astype(int)})
     tradeoff["f1"] = _f1(tradeoff["coverage"], tradeoff["density"])
+    if step is not None and not 0 <= step < len(tradeoff):
+        raise InputError(f"--box {step}: the trajectory has steps 0 to {len(tradeoff) - 1}")
     if len(tradeoff) == 1:  # EMA's "dump box": the peeled box missed the threshold
         chosen = 0
     elif step is None:
         chosen = best_step(tradeoff, threshold)
     else:
-        if not 0 <= step < len(tradeoff):
-            raise InputError(f"--box {step}: the trajectory has steps 0 to {len(tradeoff) - 1}")
         chosen = step
     limits = _limits(box.box_lims[chosen], box.box_lims[0], box.qp[chosen], ranges)
     limits.insert(0, "step", chosen)

@@ -110,10 +110,23 @@ def _year(text: str, where: str) -> float:
         raise InputError(f"{where}: year {text.strip()!r} is not a number") from None
 
 
-def parse_outcomes(specs, info) -> tuple[Outcome, ...]:
-    """Parse several specs (default :data:`DEFAULT_OUTCOMES` where the model has the variables)."""
+def parse_outcomes(specs, info, horizon: tuple[float, float] | None = None) -> tuple[Outcome, ...]:
+    """Parse several specs (default :data:`DEFAULT_OUTCOMES` where the model has the variables).
+
+    Parameters
+    ----------
+    horizon : (float, float), optional
+        The runs' start and end [Year]: a given spec's year must lie within them.
+
+    Raises
+    ------
+    InputError
+        As :func:`parse_outcome`; for a spec given twice, or a year outside ``horizon``.
+    """
     if specs:
         outcomes = [parse_outcome(s, info) for s in specs]
+        for outcome, text in zip(outcomes, specs):
+            _check_year(outcome, text, horizon)
     else:
         outcomes = [parse_outcome(s, info) for s in DEFAULT_OUTCOMES if _available(s, info)]
     names = [o.spec for o in outcomes]
@@ -121,6 +134,15 @@ def parse_outcomes(specs, info) -> tuple[Outcome, ...]:
     if repeated:
         raise InputError(f"--outcome: {repeated[0]!r} is given twice")
     return tuple(outcomes)
+
+
+def _check_year(outcome: Outcome, text: str, horizon: tuple[float, float] | None) -> None:
+    if horizon is None or outcome.year is None:
+        return
+    start, end = horizon
+    if not start <= outcome.year <= end:
+        raise InputError(f"--outcome {text!r}: {outcome.year:g} is outside the runs' years; allowed: "
+                         f"{start:g} to {end:g} (the scenario's time: start and end)")
 
 
 def _available(spec: str, info) -> bool:

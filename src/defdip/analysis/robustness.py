@@ -30,6 +30,7 @@ from defdip.core.case import (
     VERDICT_YEARS,
 )
 from defdip.core.errors import InputError
+from defdip.core.limits import excess
 from defdip.core.model import model_info
 from defdip.core.scenario import Scenario
 from defdip.engines.simulate import simulate_batch
@@ -85,6 +86,10 @@ def threshold_grid(scenario: Scenario, step: float = DEFAULT_THRESHOLD_STEP) -> 
         raise InputError(f"--threshold-step: {step:g} must be above 0 and at most the range's width "
                          f"({var.high - var.low:g})")
     count = int(np.floor((var.high - var.low) / step + TOLERANCE)) + 1
+    too_many = excess(count, "THRESHOLDS", f"thresholds ({var.low:g} to {var.high:g} every {step:g})",
+                      "give a larger step")
+    if too_many:
+        raise InputError(f"--threshold-step: {step:g} would compare {too_many}")
     grid = np.round(var.low + step * np.arange(count), 10)
     return np.unique(np.append(grid, scenario_value(scenario, var.name)))
 
@@ -154,9 +159,14 @@ def evaluate_definitions(scenario: Scenario, definitions_, samples: pd.DataFrame
         there is none), its 5th and 95th percentiles, the share of runs without a
         transition, and P(strategic by each of :data:`VERDICT_YEARS`) [share of runs].
     """
+    import sys
+
+    from tqdm import tqdm
+
     table = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if samples is None else samples
     rows = []
-    for definition in definitions_:
+    # a bar on stderr when it is a terminal (tqdm's disable=None): a sweep's definitions take minutes
+    for definition in tqdm(definitions_, desc="robustness", unit="definition", file=sys.stderr, disable=None):
         changed = scenario.with_overrides({definition.constant: definition.value}, where="robustness")
         runs = table.drop(columns=[definition.constant], errors="ignore")
         ds = simulate_batch(changed, runs, [PHASE], engine)

@@ -95,6 +95,9 @@ class Where:
         return np.asarray(_evaluate(self.tree, columns, len(table)), bool)
 
 
+MAX_NESTING = 100  # levels of parentheses and 'not': far beyond a readable condition, far below Python's stack
+
+
 def parse_where(text: str, outcomes: Iterable[str], booleans: Iterable[str] = (),
                 option: str = "--where") -> Where:
     """Parse and type-check a condition on outcomes.
@@ -129,6 +132,7 @@ class _Parser:
         self.where = f"{option} {text!r}"
         self.tokens = _tokenize(text, outcomes, self.where)
         self.i = 0
+        self.depth = 0  # parentheses and 'not' open at this token
 
     # -- helpers ------------------------------------------------------------------------
     def _peek(self) -> Token | None:
@@ -177,17 +181,27 @@ class _Parser:
         return parts[0] if len(parts) == 1 else ("and", tuple(self._require_boolean(p) for p in parts))
 
     def _negation(self) -> tuple:
+        if not (self._is("keyword", "not") or self._is("(")):
+            return self._comparison()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise InputError(f"{self.where[:80]}...: nested more than {MAX_NESTING} deep (parentheses and "
+                             f"'not'); at most {MAX_NESTING} levels are allowed")
+        try:
+            return self._opened()
+        finally:
+            self.depth -= 1
+
+    def _opened(self) -> tuple:
         if self._is("keyword", "not"):
             self._take()
             return ("not", self._require_boolean(self._negation()))
-        if self._is("("):
-            self._take()
-            inner = self._condition()
-            if not self._is(")"):
-                self._fail(self._peek(), "')'")
-            self._take()
-            return self._require_boolean(inner)
-        return self._comparison()
+        self._take()
+        inner = self._condition()
+        if not self._is(")"):
+            self._fail(self._peek(), "')'")
+        self._take()
+        return self._require_boolean(inner)
 
     def _comparison(self) -> tuple:
         operands = [self._operand()]

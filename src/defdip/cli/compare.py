@@ -52,10 +52,15 @@ def cmd_compare(args) -> int:
     from defdip.core.errors import InputError
     from defdip.io.folders import check_writable
 
-    if args.sweep is not None and not args.sweep.is_dir():
-        raise InputError(f"--sweep {args.sweep}: no such folder; give the result folder of `defdip sweep`")
     if args.sweep is not None and not args.html:
         raise InputError("--sweep: only the HTML report shows a sweep; add --html (or use `defdip report`)")
+    if args.sweep is not None:
+        from defdip.io.discovery_folder import check_sweep_folder
+
+        try:
+            check_sweep_folder(args.sweep)
+        except InputError as exc:
+            raise InputError(f"--sweep {exc}") from None
     discovery = getattr(args, "discovery", None)
     if discovery is not None and not (discovery / "summary.json").is_file():
         raise InputError(f"--discovery {discovery}: no summary.json; give the result folder of `defdip discover`")

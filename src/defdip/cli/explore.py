@@ -39,6 +39,7 @@ def cmd_explore(args) -> int:
     (scenario,) = scenarios_from("explore", [args.scenario] if args.scenario else [], args.model)
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port: {args.port} is not a TCP port; allowed: 0 to 65535")
+    check_port(args.port)
     if args.band_runs < 1:
         raise InputError(f"--band-runs: needs at least 1, got {args.band_runs}")
     if args.save_dir.exists() and not args.save_dir.is_dir():
@@ -65,6 +66,35 @@ def cmd_explore(args) -> int:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     return 0
+
+
+HOST = "127.0.0.1"  # the explorer's interface (defdip.io.explore_app.HOST; a test keeps them equal)
+
+
+def check_port(port: int, host: str = HOST) -> None:
+    """Refuse, before anything starts, a port another program is listening on.
+
+    The probe binds as the server will (``SO_REUSEADDR``, as tornado does), so a port left in
+    TIME_WAIT by an earlier explorer is not mistaken for a busy one. Port 0 (any free) passes.
+
+    Raises
+    ------
+    InputError
+        Naming the port and what to do.
+    """
+    import socket
+
+    from defdip.core.errors import InputError
+
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"--port {port}: {host}:{port} is in use ({exc.strerror}); give another --port, "
+                             "or --port 0 for any free one") from None
 
 
 def load_app():

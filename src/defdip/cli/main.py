@@ -11,7 +11,7 @@ from pathlib import Path
 
 from defdip import __version__
 from defdip.cli.commands import scenarios_from
-from defdip.core.errors import DefdipError, InputError
+from defdip.core.errors import DefdipError, InputError, resource_error
 from defdip.core.resources import scenario_path, shipped_scenarios
 
 
@@ -62,14 +62,27 @@ def _register_commands(sub) -> None:
 
 
 def parse_sets(items: list[str]) -> dict[str, float]:
-    """``["war end year=2030"]`` -> ``{"war end year": 2030.0}``."""
-    out = {}
+    """``["war end year=2030"]`` -> ``{"war end year": 2030.0}``.
+
+    Raises
+    ------
+    InputError
+        For an item not ``NAME=VALUE``, a value that is not a number, or a name given twice.
+    """
+    from defdip.core.names import canonical
+
+    out, given = {}, {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise InputError(f"--set {item!r}: expected NAME=VALUE, e.g. --set \"war end year=2030\"")
+        name = name.strip()
+        if canonical(name) in given:
+            raise InputError(f"--set {item!r}: {name!r} is already set by --set {given[canonical(name)]!r}; "
+                             "give each name once")
+        given[canonical(name)] = item
         try:
-            out[name.strip()] = float(value)
+            out[name] = float(value)
         except ValueError:
             raise InputError(f"--set {item!r}: value {value.strip()!r} is not a number") from None
     return out
@@ -177,9 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("defdip: interrupted; nothing was written", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: one line unless --debug
+    except Exception as exc:  # a resource that ran out (exit 2), else a bug: one line unless --debug
         if args.debug:
             raise
+        error = resource_error(exc)
+        if error is not None:
+            print(f"defdip: error: {error}", file=sys.stderr)
+            return error.exit_code
         print(f"defdip: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 1

@@ -49,9 +49,10 @@ def register(subparsers) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from defdip.core.errors import InputError
+    from defdip.core.errors import InputError, resource_error
     from defdip.core.scenario import load_scenario
     from defdip.io.sweep_folder import run_sweep
+    from defdip.sweep.executors import check_scheduler
     from defdip.sweep.plan import plan_sweep
     from defdip.sweep.sampling import parse_vary
 
@@ -61,6 +62,8 @@ def cmd_sweep(args) -> int:
         raise InputError(f"--workers: must be at least 1, got {args.workers}")
     if args.scheduler and args.workers > 1:
         raise InputError("--workers and --scheduler: give one; the Dask cluster has its own workers")
+    if args.scheduler:
+        check_scheduler(args.scheduler)  # before the plan: a wrong address is known in a few seconds
     scenario = load_scenario(args.scenario)
     plan = plan_sweep(scenario, args.method, args.samples, args.seed, parse_vary(args.vary),
                       args.outputs, args.outcomes, args.engine, args.chunk_size,
@@ -69,11 +72,20 @@ def cmd_sweep(args) -> int:
         folder = run_sweep(plan, args.output, args.force, args.workers, args.scheduler,
                            command_line=["defdip", *sys.argv[1:]], figures=not args.no_figures)
     except KeyboardInterrupt:
-        print(f"defdip: interrupted; finished chunks are kept in {Path(args.output) / plan.folder_name}"
-              ".partial -- rerun the same command to resume", file=sys.stderr)
+        print(f"defdip: interrupted; {_kept(args, plan)}", file=sys.stderr)
         return 130
+    except (OSError, MemoryError) as exc:
+        error = resource_error(exc)
+        if error is None:
+            raise
+        raise InputError(f"{error}; {_kept(args, plan)}") from None
     print(summary_lines(folder))
     return 0
+
+
+def _kept(args, plan) -> str:
+    return (f"finished chunks are kept in {Path(args.output) / plan.folder_name}.partial -- rerun the same "
+            "command to resume")
 
 
 def summary_lines(folder: Path) -> str:

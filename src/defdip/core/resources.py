@@ -50,3 +50,15 @@ def scenario_path(arg: str | Path) -> Path:
     if path.parent in (Path("."), Path("scenarios")) and (SCENARIO_DIR / name).is_file():
         return SCENARIO_DIR / name
     return path
+
+
+def missing_scenario(arg: str | Path) -> str:
+    """Why ``arg`` names no scenario: not a file, and (with a "did you mean") not a shipped name."""
+    import difflib
+
+    names = [p.stem for p in shipped_scenarios()]
+    stem = Path(arg).stem if Path(arg).suffix == ".yaml" else Path(arg).name
+    close = difflib.get_close_matches(stem, names, n=2, cutoff=0.7)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (f"{arg}: scenario file not found, and no shipped scenario has that name{hint} "
+            "(defdip scenarios lists them)")

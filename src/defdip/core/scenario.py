@@ -26,6 +26,7 @@ from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import ModelInfo, model_info
 from defdip.core.names import canonical
+from defdip.core.resources import missing_scenario
 from defdip.core.scenario_file import (
     TIME_CONTROLS,
     TIME_KEYS,
@@ -229,6 +230,8 @@ def load_scenario(path) -> Scenario:
     InputError
         For anything the file gets wrong; nothing is checked later.
     """
+    if not Path(path).exists():
+        raise InputError(missing_scenario(path))
     chain = read_chain(Path(path), ())
     file, raw = chain[-1]
     info = model_of(chain)

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from defdip.core.arrays import split_flat_name
 from defdip.core.errors import InputError
+from defdip.core.limits import excess
 from defdip.core.model import (
     DEFAULT_MODEL,
     ModelInfo,
@@ -52,6 +53,10 @@ def time_problem(start: float, end: float, dt: float, saveper: float) -> tuple[s
                       "a whole number of times")
     if not _is_whole(saveper / dt, at_least=1):
         return "saveper", f"saveper ({saveper:g}) must be a positive whole multiple of dt ({dt:g})"
+    too_many = excess(round((end - start) / dt), "STEPS", f"time steps ((end - start) / dt = ({end:g} - {start:g}) "
+                      f"/ {dt:g})", "raise dt or shorten the horizon")
+    if too_many:
+        return "dt", f"a run would take {too_many}"
     return None
 
 
@@ -92,12 +97,21 @@ def read_chain(file: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict]]:
         return [(file, raw)]
     parent = file.parent / _string(raw["extends"], f"{file}: extends")
     chain = seen + (file.resolve(),)
-    if parent.resolve() in chain:
-        names = " -> ".join(p.name for p in chain + (parent.resolve(),))
+    resolved = _resolve(parent, f"{file}: extends")
+    if resolved in chain:
+        names = " -> ".join(p.name for p in chain + (resolved,))
         raise InputError(f"{file}: extends: cycle in extends: {names}")
     if not parent.is_file():
         raise InputError(f"{file}: extends: file not found: {parent}")
     return read_chain(parent, chain) + [(file, raw)]
+
+
+def _resolve(path: Path, where: str) -> Path:
+    """``path`` with every symbolic link followed; a loop of links is refused."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python 3.11-3.12: RuntimeError; 3.13: OSError ELOOP
+        raise InputError(f"{where}: {path} is a loop of symbolic links; point it at a scenario file") from None
 
 
 def model_of(chain: list[tuple[Path, dict]]) -> ModelInfo:

@@ -72,6 +72,9 @@ def read_mapping(file: Path, what: str, top_keys) -> dict:
         raise InputError(f"{file}{line}: YAML syntax error: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{file}: YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{file}: nested too deeply to read (brackets or indentation hundreds of levels "
+                         f"deep); a {what} needs a few levels") from None
     if not isinstance(data, dict):
         raise InputError(f"{file}: the top level must be a mapping with keys among "
                          f"{', '.join(top_keys)}; got {describe(data)}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from defdip.core.case import PHASE
-from defdip.core.processes import worker_context
+from defdip.core.processes import quiet_interrupts, worker_context
 from defdip.figures.plotting import fill_trajectories, save_figure, trajectory_frame
 
 FORMATS = ("png", "svg")
@@ -173,7 +173,7 @@ class Renderer:
             import numpy  # noqa: F401  (both processes need it: imported once, before the fork)
 
             try:
-                self._pool = ProcessPoolExecutor(1, mp_context=worker_context())
+                self._pool = ProcessPoolExecutor(1, mp_context=worker_context(), initializer=quiet_interrupts)
                 self._pool.submit(_warm_up)
             except (OSError, ValueError, NotImplementedError):
                 self._pool = None

@@ -76,7 +76,7 @@ def release(target: Path, published: bool = False) -> None:
 
 def release_all() -> None:
     """Release every claim of this process (the command line calls it when a command ends)."""
-    for key in list(_CLAIMS):
+    for key in reversed(list(_CLAIMS)):  # the first claim made the parent folders: released last
         release(key)
 
 

@@ -80,13 +80,13 @@ class SweepTables:
         return {o: np.inf for o, k in self.kinds.items() if k == "transition"}
 
 
-def read_sweep(folder) -> SweepTables:
-    """Read a finished sweep folder.
+def check_sweep_folder(folder) -> Path:
+    """``folder`` as a Path, if it is a finished sweep's result folder.
 
     Raises
     ------
     InputError
-        When ``folder`` is not a finished sweep folder (naming the missing file).
+        Naming the folder and the file of a sweep it lacks.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -96,6 +96,18 @@ def read_sweep(folder) -> SweepTables:
             hint = " (an unfinished sweep: rerun its command to finish it)" if folder.name.endswith(".partial") \
                 else ""
             raise InputError(f"{folder}: no {name}; is it the result folder of `defdip sweep`?{hint}")
+    return folder
+
+
+def read_sweep(folder) -> SweepTables:
+    """Read a finished sweep folder.
+
+    Raises
+    ------
+    InputError
+        When ``folder`` is not a finished sweep folder (naming the missing file).
+    """
+    folder = check_sweep_folder(folder)
     info = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     identity_file = folder / "sweep.json"
     identity = json.loads(identity_file.read_text(encoding="utf-8")) if identity_file.is_file() else {}

@@ -129,27 +129,65 @@ def atomic_folder(target: Path, force: bool = False, *, kind: str):
     InputError
         As :func:`check_writable`.
     """
-    target = Path(target)
-    check_writable(target, force, kind=kind)
-    published = False
+    with atomic_folders([target], force, kind=kind) as (work,):
+        yield work
+
+
+@contextmanager
+def atomic_folders(targets: list[Path], force: bool = False, *, kind: str):
+    """Yield one temporary folder per target; all replace their targets together when the block succeeds.
+
+    Every target is checked and claimed before anything is written, and nothing is published
+    until the block has finished every folder: a failure or Ctrl-C in any of them leaves none
+    behind. Publishing is then one rename per folder.
+
+    Parameters
+    ----------
+    targets : list of Path
+        The result folders.
+    force : bool
+        Replace earlier results of the same command.
+    kind : str
+        The command writing them, recorded in each folder's marker.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_writable`, for the first target that fails it.
+    """
+    targets = [Path(t) for t in targets]
+    published: set[Path] = set()
+    works: list[Path] = []
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}{TEMPORARY}", dir=target.parent))
-        try:
-            yield work
-            publish(work, target, kind)
-            published = True
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        for target in targets:
+            check_writable(target, force, kind=kind)
+        for target in targets:
+            works.append(Path(tempfile.mkdtemp(prefix=f".{target.name}{TEMPORARY}", dir=target.parent)))
+        yield list(works)
+        for work in works:
+            finish(work, kind)
+        for work, target in zip(works, targets):
+            replace_folder(work, target)
+            published.add(target)
+    except BaseException:
+        for work in works:
+            shutil.rmtree(work, ignore_errors=True)  # a published one is no longer there
+        raise
     finally:
-        release(target, published)
+        for target in reversed(targets):  # the first claim made the parent folders: released last
+            release(target, target in published)
 
 
 def publish(work: Path, target: Path, kind: str) -> None:
     """Mark the finished folder ``work`` as ``kind``'s and swap it into place at ``target``."""
+    finish(work, kind)
+    replace_folder(work, target)
+
+
+def finish(work: Path, kind: str) -> None:
+    """Mark the finished folder ``work`` as ``kind``'s and give it ordinary permissions."""
     write_marker(work, kind)
     work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary folders
-    replace_folder(work, target)
 
 
 def replace_folder(work: Path, target: Path) -> None:

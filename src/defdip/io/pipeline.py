@@ -14,7 +14,7 @@ from defdip.core.scenario import Scenario
 from defdip.engines.simulate import simulate
 from defdip.figures.plotting import trajectory_panels
 from defdip.figures.render import Renderer
-from defdip.io.folders import atomic_folder, check_writable, write_json
+from defdip.io.folders import atomic_folders, check_writable, write_json
 from defdip.io.provenance import provenance
 
 
@@ -37,23 +37,25 @@ def run_to_folder(scenario: Scenario, out_dir: Path, engine: str = "pysd", force
     Path
         The scenario's result folder.
     """
-    target = result_folder(out_dir, scenario)
-    check_writable(target, force, kind="run")
-    renderer = renderer or Renderer(background=False)
+    (target,) = run_many([scenario], out_dir, engine, force, command_line, renderer or Renderer(background=False))
+    return target
+
+
+def write_scenario(work: Path, scenario: Scenario, engine: str, command_line: list[str],
+                   renderer: Renderer) -> None:
+    """Simulate ``scenario`` and write its trajectories, summary, manifest and figure into ``work``."""
     spec = figure_spec(scenario)
     renderer.prepare(scenario.name, *spec)  # the figure's frame is built while the model runs
     result = simulate(scenario, engine)
     summary = summary_of(result)
-    with atomic_folder(target, force, kind="run") as work:
-        frame = result.trajectories
-        shown = {n for _, names in trajectory_panels(frame, scenario.outputs) for n in names} | {PHASE}
-        data = {name: frame[name].to_numpy(float) for name in frame.columns if name in shown}
-        _, _, *labels = spec
-        figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, *labels,
-                                 key=scenario.name)
-        write_run(work, result, summary, command_line or [])
-        figure.result()
-    return target
+    frame = result.trajectories
+    shown = {n for _, names in trajectory_panels(frame, scenario.outputs) for n in names} | {PHASE}
+    data = {name: frame[name].to_numpy(float) for name in frame.columns if name in shown}
+    _, _, *labels = spec
+    figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, *labels,
+                             key=scenario.name)
+    write_run(work, result, summary, command_line)
+    figure.result()
 
 
 def figure_spec(scenario: Scenario) -> tuple:
@@ -79,23 +81,35 @@ def _keys(var) -> tuple[str, ...]:
 
 def run_many(scenarios: list[Scenario], out_dir: Path, engine: str = "pysd", force: bool = False,
              command_line: list[str] | None = None, renderer: Renderer | None = None) -> list[Path]:
-    """Run several scenarios; every target is checked before the first one runs.
+    """Run several scenarios and publish their folders together: all of them, or none.
+
+    Every target is checked before the first scenario runs, and no folder appears until the
+    last one is written, so a failure or Ctrl-C in any scenario leaves no result behind.
 
     Parameters
     ----------
     renderer : Renderer, optional
         An entered renderer to draw the figures (default: a new one for this call).
+
+    Returns
+    -------
+    list of Path
+        The scenarios' result folders, in order.
     """
     names = [s.name for s in scenarios]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(f"scenario names must differ (each gets its own folder); repeated: {', '.join(duplicates)}")
-    for scenario in scenarios:
-        check_writable(result_folder(out_dir, scenario), force, kind="run")
+    targets = [result_folder(out_dir, s) for s in scenarios]
+    for target in targets:
+        check_writable(target, force, kind="run")
     if renderer is None:
         with Renderer() as renderer:
             return run_many(scenarios, out_dir, engine, force, command_line, renderer)
-    return [run_to_folder(s, out_dir, engine, force, command_line, renderer) for s in scenarios]
+    with atomic_folders(targets, force, kind="run") as works:
+        for scenario, work in zip(scenarios, works):
+            write_scenario(work, scenario, engine, command_line or [], renderer)
+    return targets
 
 
 def write_run(work: Path, result, summary: dict, command_line: list[str]) -> None:

@@ -20,11 +20,11 @@ from defdip.figures.sweep import write_figures
 from defdip.io.folders import check_writable, publish, release, write_json
 from defdip.io.provenance import provenance
 from defdip.sweep.dominance import PERCENTILES, dominance_statistics, statistics_table
-from defdip.sweep.executors import run_chunks
+from defdip.sweep.executors import check_scheduler, run_chunks
 from defdip.sweep.plan import IDENTITY_FILE, SweepPlan, differences, identity
 from defdip.sweep.report import collect_outcomes, headline, indices, percentiles
 from defdip.sweep.screen import screen_table
-from defdip.sweep.store import RESULTS_DIR, netcdf_engine, table_hash
+from defdip.sweep.store import RESULTS_DIR, table_hash, write_netcdf
 
 KIND = "sweep"  # the command named in a sweep folder's marker
 
@@ -94,6 +94,8 @@ def run_sweep(plan: SweepPlan, out_dir, force: bool = False, workers: int = 1, s
     """
     if workers < 1:
         raise InputError(f"--workers: must be at least 1, got {workers}")
+    if scheduler:
+        check_scheduler(scheduler)  # before any folder is made
     started = _time.perf_counter()
     final, partial = prepare_folder(plan, out_dir, force)
     paths = run_chunks(plan, partial, workers, scheduler, progress)
@@ -117,7 +119,7 @@ def _manifest(plan, workers, scheduler, command_line, sim_time, wall_time) -> di
 def write_report(plan: SweepPlan, folder: Path, paths, figures: bool = True) -> dict:
     """Write percentiles.nc, outcomes.csv, indices.csv, summary.json and the figures into ``folder``."""
     stats = percentiles(paths, plan.outputs, plan.runs)
-    stats.to_netcdf(folder / "percentiles.nc", engine=netcdf_engine())
+    write_netcdf(stats, folder / "percentiles.nc")
     experiments = collect_outcomes(plan, paths, folder / "outcomes.csv")  # streamed, chunk by chunk
     table = indices(plan, experiments, stats["time"].to_numpy())
     if table is not None:

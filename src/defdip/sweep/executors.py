@@ -66,15 +66,52 @@ def _evaluate(scenario: Scenario, task: dict) -> dict:
     return {"time": np.asarray(ds["time"].values, float), "runs": task["runs"], "data": data}
 
 
+SCHEDULER_TIMEOUT = 5.0  # [s] to open a connection to a Dask scheduler before a sweep starts
+
+
+def check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> None:
+    """Refuse, before anything is written, a Dask scheduler address that is malformed or does not answer.
+
+    Raises
+    ------
+    InputError
+        Naming the address, what is wrong and what an address looks like.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--scheduler {address!r}: not a Dask scheduler address ({exc}); give one such "
+                         "as tcp://127.0.0.1:8786") from None
+    connect(address, timeout).close()
+
+
+def connect(address: str, timeout: float):
+    """A ``distributed.Client`` of the scheduler at ``address``, connected within ``timeout`` [s].
+
+    Raises
+    ------
+    InputError
+        If nothing there answers as a Dask scheduler in time.
+    """
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError, MemoryError) as exc:  # MemoryError: a server that is not Dask
+        raise InputError(f"--scheduler {address}: no Dask scheduler answers there ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); start one (dask scheduler) or give the address it prints") from None
+
+
 def _executor(workers: int, scheduler: str | None):
     """``(submit, as_completed, close)`` for local workers or a Dask cluster; ``None`` for in-process."""
     if scheduler:
-        from distributed import Client, as_completed
+        from distributed import as_completed
 
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler: {exc}") from None
+        client = connect(scheduler, 20.0)
         return (lambda task: client.submit(evaluate_chunk, task, pure=False),
                 lambda futures: as_completed(futures), client.close)
     if workers > 1:
@@ -82,7 +119,10 @@ def _executor(workers: int, scheduler: str | None):
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn: a clean interpreter per worker; no model object or lock is inherited.
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        from defdip.core.processes import quiet_interrupts
+
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=quiet_interrupts)
         return (lambda task: pool.submit(evaluate_chunk, task), as_completed,
                 lambda: pool.shutdown(cancel_futures=True))
     return None

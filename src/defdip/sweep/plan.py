@@ -123,7 +123,7 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
     problem = build_problem(scenario, vary)
     check_design(method, samples, len(problem.names))
     info = model_info(scenario.model)
-    parsed = parse_outcomes(outcomes, info)
+    parsed = parse_outcomes(outcomes, info, (scenario.time.start, scenario.time.end))
     wanted = tuple(scenario.outputs or (k for k in KEY_INDICATORS if k in info.variables))
     names = [info.resolve(n, where=f"--outputs {n}") for n in wanted + tuple(outputs or ())]
     for var in names:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from defdip.core.errors import DefdipError, InputError
+from defdip.core.processes import deferred_interrupts
 
 RESULTS_DIR = "results"
 
@@ -88,9 +89,46 @@ def write_chunk(path: Path, result: dict, attrs: dict) -> None:
     checksum = data_hash(result["runs"], result["time"], result["data"])
     ds = xr.Dataset(data, coords={"run": result["runs"], "time": result["time"]},
                     attrs={**attrs, "data_sha256": checksum})
+    write_netcdf(ds, path)
+
+
+def write_netcdf(ds, path: Path) -> None:
+    """Write the Dataset ``ds`` to ``path`` under a temporary name renamed into place.
+
+    With h5netcdf the file is built in memory and then written in one plain write: a full disk
+    is then an ordinary ``OSError`` (HDF5's own failed close, on a full disk, crashed the
+    interpreter when it exited). Ctrl-C waits for the write to end; the temporary file is removed
+    whatever fails.
+    """
+    import io
+
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    ds.to_netcdf(tmp, engine=netcdf_engine())
-    os.replace(tmp, path)
+    engine = netcdf_engine()
+    try:
+        with deferred_interrupts(), _local_locks():
+            if engine == "h5netcdf":
+                buffer = io.BytesIO()
+                ds.to_netcdf(buffer, engine=engine)
+                tmp.write_bytes(buffer.getbuffer())
+            else:
+                ds.to_netcdf(tmp, engine=engine)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _local_locks():
+    """Inside a Dask client, xarray would lock an in-memory file with a cluster-wide lock named after
+    the object (which the scheduler cannot find); this process's own locks are the right ones."""
+    import contextlib
+
+    try:
+        import dask
+    except ImportError:
+        return contextlib.nullcontext()
+    return dask.config.set(scheduler="synchronous")
 
 
 def chunk_fault(path: Path, sample_hash: str, start: int, stop: int, outputs) -> str | None:
