@@ -59,8 +59,8 @@ def test_a_figure_worker_ends_silently_on_ctrl_c():
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="Ctrl-C of a --workers 2 sweep hung past 300 s in a clean CI run (the issue's "Ctrl-C "
-                         "ignored until it finished"); open, not fixed")
+@pytest.mark.skip(reason="Ctrl-C of a --workers 2 sweep hung past 300 s in a clean CI run (the reported "
+                         "'Ctrl-C ignored until it finished'); open, not fixed")
 def test_ctrl_c_during_a_sweep_says_what_it_kept(tmp_path):
     out = tmp_path / "t"
     proc = start(["sweep", "baseline", "--method", "mc", "--samples", "3000", "--chunk-size", "100",
