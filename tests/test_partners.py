@@ -206,7 +206,9 @@ def test_conduct_scale_is_consistent():
 
 def test_the_compiled_engine_equals_pysd(base, pysd_base):
     assert list(base.columns) == list(pysd_base.columns)
-    pd.testing.assert_frame_equal(base, pysd_base, rtol=1e-12, atol=1e-12, check_dtype=False)
+    # 1e-10: the two engines sum in different orders, and over 1,600 steps of a model whose arms
+    # flows feed back on themselves the last digits drift (2e-12 at worst today)
+    pd.testing.assert_frame_equal(base, pysd_base, rtol=1e-10, atol=1e-10, check_dtype=False)
 
 
 # --------------------------------------------------------------------------- the family-member test
@@ -391,15 +393,21 @@ def test_without_the_war_neither_partnership_turns_strategic(tmp_path):
 
 def test_commitment_changes_what_russia_does(tmp_path, simlin_base):
     """Cut commitment's consequences (no top-tier release, no materiel help, no buffering of
-    defections): Russia's arms to its ally fall by more than 40% in 2024-2030. Commitment itself moves
-    little (it follows Russia's need, see docs/partners.md)."""
+    defections, no payment in kind that grows with commitment): in 2024-2030 Russia's arms to its
+    ally fall by more than 40% and what Russia returns falls by more than 20% for both partners.
+    Commitment itself moves little (it follows Russia's need, see docs/partners.md)."""
     # the levels are moved out of reach (outside their declared ranges: a structural cut)
     cut = simlin_run(tmp_path, with_constants({"top tier level": 1, "materiel help level": 1.1,
-                                               "defection buffering": 0, "emergency supply size": 0}), "cut2.mdl")
+                                               "defection buffering": 0, "emergency supply size": 0,
+                                               "in kind from commitment": 0}), "cut2.mdl")
     arms = col(simlin_base, "Cumulative Arms Russia to Partner", "DPRK")
     arms_cut = col(cut, "Cumulative Arms Russia to Partner", "DPRK")
     assert (arms_cut.loc[2031.0] - arms_cut.loc[2024.0]) < 0.6 * (arms.loc[2031.0] - arms.loc[2024.0])
     assert col(cut, "Top Tier Release", "DPRK").max() == 0 < col(simlin_base, "Top Tier Release", "DPRK").max()
+    for partner in PARTNERS:
+        returns = window(col(simlin_base, "Russian Return Value", partner), 2024, 2030).mean()
+        returns_cut = window(col(cut, "Russian Return Value", partner), 2024, 2030).mean()
+        assert returns_cut < 0.8 * returns, partner
 
 
 def test_a_third_partner_is_data(tmp_path):

@@ -15,6 +15,10 @@ An outcome is named by a short spec:
     1 when the transition year is at or before YEAR, else 0; its mean over runs is the
     probability of reaching the strategic phase by that year.
 
+In a model whose phase variable is subscripted (one phase per partner), the three verdict
+outcomes name an element, as a variable's value does: ``transition year[DPRK]``,
+``strategic by 2030[Iran]``, ``years in phase 3[Iran]``; they read ``Partnership Phase[DPRK]``.
+
 Arrays are ``(runs, times)``: the functions are numpy over the run axis, so 200,000
 runs cost no Python loop.
 """
@@ -63,11 +67,14 @@ class Outcome:
     variable: str | None = None
     year: float | None = None
     phase: int | None = None
+    element: str | None = None
 
     @property
     def needs(self) -> str:
-        """The variable this outcome is computed from."""
-        return self.variable if self.kind == "value" else PHASE
+        """The variable (column) this outcome is computed from."""
+        if self.kind == "value":
+            return self.variable
+        return f"{PHASE}[{self.element}]" if self.element else PHASE
 
 
 def parse_outcome(text: str, info) -> Outcome:
@@ -80,16 +87,11 @@ def parse_outcome(text: str, info) -> Outcome:
     """
     where = f"--outcome {text!r}"
     spec = " ".join(text.split())
-    lowered = spec.lower()
-    if lowered == "transition year":
-        return Outcome("transition year", "transition")
-    match = re.fullmatch(r"years in phase ([123])", lowered)
-    if match:
-        return Outcome(f"years in phase {match[1]}", "phase_years", phase=int(match[1]))
-    match = re.fullmatch(r"strategic by (.+)", lowered)
-    if match:
-        year = _year(match[1], where)
-        return Outcome(f"strategic by {year:g}", "strategic_by", year=year)
+    verdict, element = _verdict_element(spec, info, where)
+    if verdict is not None:
+        return verdict if element is None else Outcome(
+            f"{verdict.spec}[{element}]", verdict.kind, year=verdict.year, phase=verdict.phase,
+            element=element)
     name, at, year_text = spec.rpartition("@")
     if not at or not name.strip():
         raise InputError(f"{where}: not an outcome; allowed: {_SPEC_HELP}")
@@ -101,6 +103,47 @@ def parse_outcome(text: str, info) -> Outcome:
                          f"{', '.join(var.columns[:4])}{', ...' if len(var.columns) > 4 else ''}")
     year = _year(year_text, where)
     return Outcome(f"{var.name}@{year:g}", "value", variable=var.name, year=year)
+
+
+def _verdict(spec: str, where: str) -> Outcome | None:
+    """A verdict outcome (transition, years in a phase, strategic by a year), else ``None``."""
+    lowered = spec.lower()
+    if lowered == "transition year":
+        return Outcome("transition year", "transition")
+    match = re.fullmatch(r"years in phase ([123])", lowered)
+    if match:
+        return Outcome(f"years in phase {match[1]}", "phase_years", phase=int(match[1]))
+    match = re.fullmatch(r"strategic by ([^\[\]]+)", lowered)
+    if match:
+        year = _year(match[1], where)
+        return Outcome(f"strategic by {year:g}", "strategic_by", year=year)
+    return None
+
+
+def _verdict_element(spec: str, info, where: str) -> tuple[Outcome | None, str | None]:
+    """A verdict outcome and the element of the phase it reads (``None`` for a scalar phase).
+
+    The element must be one of the phase variable's; a subscripted phase needs one.
+    """
+    match = re.fullmatch(r"(.*?)\s*\[([^\[\]]+)\]", spec)
+    verdict = _verdict(match[1] if match else spec, where)
+    if verdict is None:
+        return None, None
+    phase = info.variables.get(PHASE)
+    columns = phase.columns if phase is not None else (PHASE,)
+    subscripted = len(columns) > 1
+    if match is None:
+        if subscripted:
+            raise InputError(f"{where}: {PHASE!r} is subscripted; name one element: "
+                             + ", ".join(f"'{verdict.spec}[{c[len(PHASE) + 1:-1]}]'" for c in columns[:4]))
+        return verdict, None
+    if not subscripted:
+        raise InputError(f"{where}: {PHASE!r} is not subscripted; allowed: {verdict.spec!r}")
+    element = match[2].strip()
+    if f"{PHASE}[{element}]" not in columns:
+        raise InputError(f"{where}: {element!r} is not an element of {PHASE!r}; allowed: "
+                         + ", ".join(c[len(PHASE) + 1:-1] for c in columns))
+    return verdict, element
 
 
 def _year(text: str, where: str) -> float:
@@ -128,7 +171,7 @@ def parse_outcomes(specs, info, horizon: tuple[float, float] | None = None) -> t
         for outcome, text in zip(outcomes, specs):
             _check_year(outcome, text, horizon)
     else:
-        outcomes = [parse_outcome(s, info) for s in DEFAULT_OUTCOMES if _available(s, info)]
+        outcomes = [parse_outcome(s, info) for s in default_outcomes(info)]
     names = [o.spec for o in outcomes]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -145,9 +188,18 @@ def _check_year(outcome: Outcome, text: str, horizon: tuple[float, float] | None
                          f"{start:g} to {end:g} (the scenario's time: start and end)")
 
 
-def _available(spec: str, info) -> bool:
-    variable = spec.rpartition("@")[0] if "@" in spec else PHASE
-    return variable in info.variables
+def default_outcomes(info) -> list[str]:
+    """:data:`DEFAULT_OUTCOMES` the model can give, once per element of a subscripted variable."""
+    out = []
+    for spec in DEFAULT_OUTCOMES:
+        name, at, year = spec.rpartition("@")
+        var = info.variables.get(name if at else PHASE)
+        if var is None:
+            continue
+        for column in var.columns:
+            element = column[len(var.name):]  # "[DPRK]", or "" for a scalar
+            out.append(f"{column}@{year}" if at else spec + element)
+    return out
 
 
 def sentinel(time: np.ndarray, persistence=DEFAULT_PERSISTENCE, final_time: float | None = None):
@@ -181,16 +233,18 @@ def evaluate(outcomes, time: np.ndarray, data: Mapping[str, np.ndarray], persist
         Outcome spec -> array (runs,); NaN for a run with no transition.
     """
     out = {}
-    transition = None
+    transitions: dict[str, np.ndarray] = {}
     for outcome in outcomes:
         if outcome.kind == "value":
             out[outcome.spec] = values_at(time, data[outcome.variable], outcome.year)
             continue
+        phase = data[outcome.needs]
         if outcome.kind == "phase_years":
-            out[outcome.spec] = years_in_phase(time, data[PHASE], outcome.phase, final_time)
+            out[outcome.spec] = years_in_phase(time, phase, outcome.phase, final_time)
             continue
-        if transition is None:
-            transition = transition_years(time, data[PHASE], persistence, final_time)
+        if outcome.needs not in transitions:
+            transitions[outcome.needs] = transition_years(time, phase, persistence, final_time)
+        transition = transitions[outcome.needs]
         if outcome.kind == "transition":
             out[outcome.spec] = transition
         else:

@@ -150,6 +150,14 @@ def summarise(frame: pd.DataFrame, scenario_name: str, indicators=KEY_INDICATORS
         summary["phase_changes"] = phase_changes(time, phase)
         summary["transition_year"] = transition_year(time, phase, persistence)
         summary["transition_persistence"] = persistence
+    elements = element_phases(frame)
+    if elements:
+        summary["elements"] = {
+            element: {"phase_by_year": {str(y): p for y, p in phase_by_year(time, phase).items()},
+                      "phase_changes": phase_changes(time, phase),
+                      "transition_year": transition_year(time, phase, persistence)}
+            for element, phase in elements.items()}
+        summary["transition_persistence"] = persistence
     if CUMULATIVE_RI in frame:
         start, end = value_at(frame, CUMULATIVE_RI, 2010), value_at(frame, CUMULATIVE_RI, 2025)
         if start is not None and end is not None:
@@ -158,6 +166,13 @@ def summarise(frame: pd.DataFrame, scenario_name: str, indicators=KEY_INDICATORS
         name: {str(y): value_at(frame, name, y) for y in INDICATOR_YEARS if value_at(frame, name, y) is not None}
         for name in indicators if name in frame}
     return summary
+
+
+def element_phases(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A subscripted phase variable's columns by element (``{"DPRK": phases}``); empty for a scalar."""
+    prefix = PHASE + "["
+    return {c[len(prefix):-1]: frame[c].to_numpy() for c in frame.columns
+            if isinstance(c, str) and c.startswith(prefix) and c.endswith("]")}
 
 
 def summary_of(result) -> dict:

@@ -127,6 +127,9 @@ def _run_line(folder: Path) -> str:
     if summary.get("phase_by_year"):
         year = summary["transition_year"]
         parts.append(f"transition year {'none' if year is None else year}")
+    for element, verdict in summary.get("elements", {}).items():
+        year = verdict["transition_year"]
+        parts.append(f"{element}: {'tactical, no transition' if year is None else f'strategic from {year:g}'}")
     if summary.get("cumulative_ri_value_2010_2024") is not None:
         parts.append(f"cumulative Russia->Iran 2010-2024 {summary['cumulative_ri_value_2010_2024']:.0f}")
     return "; ".join(parts)

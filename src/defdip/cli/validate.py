@@ -7,7 +7,7 @@ from pathlib import Path
 from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
 
-PARTS = ("checks", "convergence", "extremes", "reproduction", "units")
+PARTS = ("ceiling", "checks", "convergence", "extremes", "reproduction", "units")
 DEFAULT_OUTPUT = Path("results")
 VALIDATE_FOLDER, CALIBRATE_FOLDER = "validation", "calibration"  # result folders inside -o
 

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from defdip.core.arrays import split_flat_name
 from defdip.core.errors import InputError
 from defdip.core.limits import excess
+from defdip.core.resources import MODELS_DIR
 from defdip.core.model import (
     DEFAULT_MODEL,
     ModelInfo,
@@ -115,18 +116,31 @@ def _resolve(path: Path, where: str) -> Path:
 
 
 def model_of(chain: list[tuple[Path, dict]]) -> ModelInfo:
-    """The model named by the last file in the chain that names one, else the project model."""
+    """The model named by the last file in the chain that names one, else the project model.
+
+    A model is a path relative to the scenario file, or the bare name of a shipped model
+    (``model: russia_partners.mdl``), so a copied scenario still finds it.
+    """
     for file, raw in reversed(chain):
         if "model" in raw:
             where = f"{file}: model"
-            path = file.parent / _string(raw["model"], where)
-            if not path.is_file():
-                raise InputError(f"{where}: model file not found: {path}")
+            path = _model_path(file, _string(raw["model"], where), where)
             try:
                 return model_info(path)
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
     return model_info(DEFAULT_MODEL)
+
+
+def _model_path(file: Path, text: str, where: str) -> Path:
+    path = file.parent / text
+    if path.is_file():
+        return path
+    if Path(text).name == text and (MODELS_DIR / text).is_file():
+        return MODELS_DIR / text
+    shipped = ", ".join(sorted(p.name for p in MODELS_DIR.glob("*.mdl")))
+    raise InputError(f"{where}: model file not found: {path}; allowed: a path relative to the "
+                     f"scenario file or a shipped model ({shipped})")
 
 
 # --- one file ---------------------------------------------------------------------------------

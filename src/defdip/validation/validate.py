@@ -421,13 +421,15 @@ def convergence(scenario, engine: str | None = None, halvings: int = 2) -> list[
 # --- extreme conditions ------------------------------------------------------------------------
 
 def ranged_constants(info, scenario) -> dict:
-    """Constants with both ends of their range declared -> (low, high); time-varying ones excluded."""
-    return {v.name: (v.low, v.high) for v in info.constants.values()
-            if v.low is not None and v.high is not None and v.name not in scenario.series}
+    """Constants with both ends of their range declared -> (low, high), one entry per element of
+    a subscripted constant (``ties stake[Iran]``); time-varying ones excluded."""
+    return {column: (v.low, v.high) for v in info.constants.values()
+            if v.low is not None and v.high is not None and v.name not in scenario.series
+            for column in v.columns}
 
 
 def _is_delay(var) -> bool:
-    return var.units == "Year" and not var.name.endswith("year")
+    return var.units == "Year" and not var.name.split("[")[0].rstrip().endswith("year")
 
 
 def extreme_samples(scenario, names=None) -> pd.DataFrame:
@@ -440,13 +442,13 @@ def extreme_samples(scenario, names=None) -> pd.DataFrame:
     ranges = ranged_constants(info, scenario)
     if names is not None:
         ranges = {n: ranges[n] for n in names}
-    base = {n: scenario.constants.get(n, info.variables[n].value) for n in ranges}
+    base = {n: scenario.constants.get(n, info.resolve(n).value) for n in ranges}
     rows, labels = [], []
     for name, (low, high) in ranges.items():
         for end, value in (("low", low), ("high", high)):
             rows.append({**base, name: value})
             labels.append(f"{name}={end}")
-    delays = [n for n in ranges if _is_delay(info.variables[n])]
+    delays = [n for n in ranges if _is_delay(info.resolve(n))]
     joints = {"all low": {n: lo for n, (lo, _) in ranges.items()},
               "all high": {n: hi for n, (_, hi) in ranges.items()},
               "all delays short": {n: ranges[n][0] for n in delays},
@@ -486,7 +488,7 @@ def extremes(scenario, engine: str | None = None, names=None) -> list[TestResult
     """
     info = model_info(scenario.model)
     samples = extreme_samples(scenario, names)
-    outputs = [v.name for v in info.variables.values() if v.kind in ("stock", "auxiliary")]
+    outputs = [c for v in info.variables.values() if v.kind in ("stock", "auxiliary") for c in v.columns]
     frames = _batch_frames(scenario, samples, outputs, engine or default_engine())
     rows = []
     for label in samples.index:
@@ -520,9 +522,28 @@ def _batch_frames(scenario, samples: pd.DataFrame, outputs, engine: str) -> dict
         return out
 
 
+def ceiling_results(scenario) -> list[TestResult]:
+    """:func:`defdip.validation.ceiling.ceilings` as results: each element's maximum under the
+    levers alone is reported; the test is that the levers and uncertainties together reach the
+    threshold (the model can say "strategic" when the conditions for it are given)."""
+    from defdip.validation.ceiling import ceilings
+
+    rows = []
+    for c in ceilings(scenario):
+        shown = ", ".join(f"{n}={v:g}" for n, v in list(c.conditions.items())[:4])
+        more = f" and {len(c.conditions) - 4} more" if len(c.conditions) > 4 else ""
+        detail = (f"highest sustained commitment {c.maximum:.3f} (threshold {c.threshold:g}); "
+                  f"needs {shown or 'nothing beyond the scenario'}{more}")
+        passed = c.reaches if c.settings == "levers and uncertainties" else True
+        rows.append(TestResult("ceiling", f"{c.element}: {c.settings}", passed,
+                               {"maximum": c.maximum, "threshold": c.threshold, "reaches": c.reaches,
+                                "conditions": c.conditions}, detail))
+    return rows
+
+
 # --- everything at once ------------------------------------------------------------------------
 
-PARTS = ("checks", "convergence", "extremes", "reproduction", "units")
+PARTS = ("ceiling", "checks", "convergence", "extremes", "reproduction", "units")
 
 
 def validate_all(scenario, checks_path, engine: str | None = None, skip=()) -> tuple[list[TestResult], object]:
@@ -555,6 +576,8 @@ def validate_all(scenario, checks_path, engine: str | None = None, skip=()) -> t
     frame = simulate(scenario, engine).trajectories
     if "reproduction" not in skip:
         rows += reproduction(frame)
+    if "ceiling" not in skip:
+        rows += ceiling_results(scenario)
     if "units" not in skip:
         mismatches = check_units(scenario.model)
         rows.append(TestResult("units", "dimensional consistency", not mismatches,
