@@ -105,3 +105,53 @@ def test_evaluate_and_sentinel():
 def test_bad_outcome_specs(spec, message):
     with pytest.raises(InputError, match=message):
         parse_outcome(spec, model_info(DEFAULT_MODEL))
+
+
+# ------------------------------------------------------------- a phase per element (two partners)
+PARTNERS_MODEL = DEFAULT_MODEL.parent / "russia_partners.mdl"
+
+
+@pytest.fixture(scope="module")
+def partners_info():
+    return model_info(PARTNERS_MODEL)
+
+
+def test_verdict_outcomes_name_an_element_of_a_subscripted_phase(partners_info):
+    outcome = parse_outcome("strategic by 2030 [DPRK]", partners_info)
+    assert (outcome.spec, outcome.kind, outcome.year, outcome.element) == (
+        "strategic by 2030[DPRK]", "strategic_by", 2030.0, "DPRK")
+    assert outcome.needs == "Partnership Phase[DPRK]"
+    assert parse_outcome("years in phase 2[Iran]", partners_info).needs == "Partnership Phase[Iran]"
+    defaults = [o.spec for o in parse_outcomes(None, partners_info)]
+    assert {"transition year[Iran]", "transition year[DPRK]", "strategic by 2030[DPRK]",
+            "Strategic Commitment[Iran]@2030"} <= set(defaults)
+    assert "transition year" not in defaults
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("transition year", "subscripted; name one element"),
+    ("transition year[Syria]", "not an element of 'Partnership Phase'; allowed: Iran, DPRK"),
+])
+def test_a_subscripted_phase_needs_a_known_element(partners_info, spec, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        parse_outcome(spec, partners_info)
+
+
+def test_an_element_of_a_scalar_phase_is_refused():
+    with pytest.raises(InputError, match="is not subscripted; allowed: 'transition year'"):
+        parse_outcome("transition year[Iran]", model_info(DEFAULT_MODEL))
+
+
+def test_each_element_is_read_from_its_own_phase_column(partners_info):
+    """Two partners with different phase paths: each outcome equals the one-run rule on its own
+    column (the oracle), never the other's."""
+    iran = np.where(TIME >= 2030, 3.0, 1.0)[None, :]
+    dprk = np.where(TIME >= 2025, 3.0, 2.0)[None, :]
+    data = {"Partnership Phase[Iran]": iran, "Partnership Phase[DPRK]": dprk}
+    specs = ["transition year[Iran]", "transition year[DPRK]", "strategic by 2026[Iran]",
+             "strategic by 2026[DPRK]", "years in phase 2[DPRK]"]
+    got = evaluate(parse_outcomes(specs, partners_info), TIME, data, persistence=2.0)
+    assert got["transition year[Iran]"][0] == reference_transition(TIME, iran[0], 2.0) == 2030.0
+    assert got["transition year[DPRK]"][0] == reference_transition(TIME, dprk[0], 2.0) == 2025.0
+    assert (got["strategic by 2026[Iran]"][0], got["strategic by 2026[DPRK]"][0]) == (0.0, 1.0)
+    assert got["years in phase 2[DPRK]"][0] == pytest.approx(15.0)

@@ -72,7 +72,8 @@ def uncertainty_ranges(scenario) -> dict[str, tuple[float, float]]:
 
 def sustained_maximum(time: np.ndarray, values: np.ndarray, hold: float) -> np.ndarray:
     """Per run, the largest level the series stays at or above for ``hold`` years [same units]."""
-    steps = max(1, int(round(hold / float(time[1] - time[0])))) + 1 if len(time) > 1 else 1
+    # the points of a window spanning ``hold`` years (a hold of 0: one point)
+    steps = int(round(max(0.0, hold) / float(time[1] - time[0]))) + 1 if len(time) > 1 else 1
     steps = min(steps, values.shape[1])
     windows = np.lib.stride_tricks.sliding_window_view(values, steps, axis=1)
     return windows.min(axis=2).max(axis=1)

@@ -1,0 +1,64 @@
+"""The two-partner model's shipped scenarios: when does the Iran element turn strategic?
+
+Each scenario changes the future only (through mid-2026 every stock equals the baseline's); the
+conditions under which Iran turns strategic are those docs/partners.md states, and each alone is
+not enough.
+"""
+import numpy as np
+import pytest
+
+from defdip.analysis.phases import element_phases, transition_year
+from defdip.core.model import model_info
+from defdip.core.resources import SCENARIO_DIR
+from defdip.core.scenario import load_scenario
+from defdip.engines.simulate import simulate
+
+STEMS = ("partners_baseline", "partners_iran_needed", "partners_need_only", "partners_third_iran_war",
+         "partners_ceasefire_2027", "partners_futures")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    out = {}
+    for stem in STEMS:
+        scenario = load_scenario(SCENARIO_DIR / f"{stem}.yaml")
+        assert scenario.name == stem and len(scenario.description) > 80
+        assert scenario.model.name == "russia_partners.mdl"
+        out[stem] = simulate(scenario, "ensemble").trajectories
+    return out
+
+
+def verdicts(frame):
+    return {p: transition_year(frame.index.to_numpy(float), phase, 2.0) for p, phase in element_phases(frame).items()}
+
+
+@pytest.mark.parametrize("stem", STEMS[1:])
+def test_partner_scenarios_change_only_the_future(stem, runs):
+    info = model_info(load_scenario(SCENARIO_DIR / f"{stem}.yaml").model)
+    stocks = [c for v in info.variables.values() if v.kind == "stock" for c in v.columns]
+    here, there = runs[stem].loc[:2026.5, stocks], runs["partners_baseline"].loc[:2026.5, stocks]
+    assert np.abs(here.to_numpy() - there.to_numpy()).max() < 1e-9
+
+
+def test_iran_turns_strategic_when_russia_needs_it_and_its_other_ties_stop_binding(runs):
+    assert verdicts(runs["partners_baseline"]) == {"Iran": None, "DPRK": 2025.0}
+    needed = verdicts(runs["partners_iran_needed"])["Iran"]
+    assert needed is not None and 2028 <= needed <= 2033
+    # need alone is not enough: Iran's supplies and Russia's reliance rise, commitment stays below
+    need_only = runs["partners_need_only"]
+    assert verdicts(need_only)["Iran"] is None
+    base = runs["partners_baseline"]
+    assert need_only.loc[2030.0, "Russian Reliance on Partner[Iran]"] > 1.5 * base.loc[2030.0, "Russian Reliance on Partner[Iran]"]
+    assert need_only["Strategic Commitment[Iran]"].max() < 0.7
+
+
+def test_a_third_war_on_iran_gets_no_materiel_help(runs):
+    war = runs["partners_third_iran_war"]
+    assert verdicts(war)["Iran"] is None
+    assert war.loc[2028.0:2029.0, "Strategic Commitment[Iran]"].max() < 0.6  # below materiel help
+
+
+def test_after_a_ceasefire_russias_need_and_its_alliance_fade(runs):
+    cease, base = runs["partners_ceasefire_2027"], runs["partners_baseline"]
+    assert cease.loc[2035.0, "Russian Reliance on Partner[DPRK]"] < 0.05
+    assert cease.loc[2035.0, "Strategic Commitment[DPRK]"] < base.loc[2035.0, "Strategic Commitment[DPRK]"] - 0.2
