@@ -13,6 +13,7 @@ from defdip import __version__
 from defdip.cli.commands import scenarios_from
 from defdip.core.errors import DefdipError, InputError, resource_error
 from defdip.core.resources import scenario_path, shipped_scenarios
+from defdip.core.resources import model_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate scenarios (default: scenarios/baseline.yaml)")
     run.add_argument("scenarios", nargs="*", type=scenario_path, metavar="SCENARIO",
                      help="scenario files, or names of shipped scenarios (defdip scenarios lists them)")
-    run.add_argument("--model", type=Path, metavar="FILE",
+    run.add_argument("--model", type=model_path, metavar="FILE",
                      help="run any Vensim .mdl or XMILE .xmile/.stmx model with its own settings")
     run.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     scen.add_argument("--force", action="store_true", help="with --copy: overwrite files of the same name")
     describe = sub.add_parser("describe", help="show a variable's equation, units, range and source")
     describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
-    describe.add_argument("--model", type=Path, metavar="FILE", help="a Vensim .mdl or XMILE .xmile/.stmx model")
+    describe.add_argument("--model", type=model_path, metavar="FILE", help="a Vensim .mdl or XMILE .xmile/.stmx model")
     describe.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _register_commands(sub)
     return parser
