@@ -317,3 +317,18 @@ def baseline_file():
     from defdip.core.resources import BASELINE
 
     return BASELINE
+
+
+def test_a_sweep_the_disk_cannot_hold_is_refused_before_it_starts(tmp_path, monkeypatch, capsys):
+    import shutil as _shutil
+
+    from defdip.cli.main import main
+    from defdip.io import sweep_folder
+
+    usage = _shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(sweep_folder.shutil, "disk_usage", lambda path: usage._replace(free=100_000))
+    assert main(["sweep", "baseline", "--method", "oat", "-o", str(tmp_path / "t")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"defdip: error: -o {tmp_path / 't'}: the sweep needs about ")
+    assert "bytes (136 runs) and the disk has 100,000 free" in line
+    assert list(tmp_path.iterdir()) == []
