@@ -121,16 +121,41 @@ def _run(args, scenarios, renderer) -> int:
 
 
 def _run_line(folder: Path) -> str:
+    """What a run found, in words a newcomer can read, and which of its files to open."""
     import json
 
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    parts = [f"{summary['scenario']}: wrote {folder}"]
+    lines = [f"{summary['scenario']}: wrote {folder} (open trajectories.png; every variable by year in "
+             "trajectories.csv; the numbers below in summary.json)"]
     if summary.get("phase_by_year"):
-        year = summary["transition_year"]
-        parts.append(f"transition year {'none' if year is None else year}")
+        lines.append(f"  phases: {_phase_spans(summary['phase_by_year'])}")
+        lines.append(f"  verdict: {_verdict(summary)}")
     if summary.get("cumulative_ri_value_2010_2024") is not None:
-        parts.append(f"cumulative Russia->Iran 2010-2024 {summary['cumulative_ri_value_2010_2024']:.0f}")
-    return "; ".join(parts)
+        lines.append(f"  arms delivered Russia->Iran 2010-2024: {summary['cumulative_ri_value_2010_2024']:.0f} "
+                     "(million SIPRI TIV)")
+    return "\n".join(lines)
+
+
+def _phase_spans(phase_by_year: dict) -> str:
+    """``{"2010": 1, ...}`` -> "1 tactical, one-sided 2010-2024; 2 tactical, two-sided 2025-2026; ..."."""
+    from defdip.core.case import PHASE_LABELS
+
+    spans = []  # [phase, first year, last year]
+    for year, phase in ((int(y), int(round(p))) for y, p in phase_by_year.items()):
+        if spans and spans[-1][0] == phase:
+            spans[-1][2] = year
+        else:
+            spans.append([phase, year, year])
+    return "; ".join(f"{PHASE_LABELS.get(p, f'phase {p}')} {a}" + (f"-{b}" if b > a else "") for p, a, b in spans)
+
+
+def _verdict(summary: dict) -> str:
+    """The transition year in words: strategic means phase 3 reached and held ``transition persistence`` years."""
+    year, hold = summary.get("transition_year"), summary.get("transition_persistence") or 0
+    rule = f"phase 3 reached and held {hold:g} years"
+    if year is None:
+        return f"the partnership never becomes strategic ({rule} never happens); transition year: none"
+    return f"the partnership becomes strategic in {year:g} ({rule}); transition year: {year:g}"
 
 
 def cmd_scenarios(args) -> int:
