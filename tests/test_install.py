@@ -114,3 +114,12 @@ def test_validate_of_another_model_skips_the_shipped_models_checks_and_record(tm
     teacup = ROOT / "tests" / "models" / "golden" / "teacup" / "teacup.mdl"
     assert main(["validate", "--model", str(teacup), "--skip", "extremes,convergence"]) == 0
     assert "ALL PASS" in capsys.readouterr().out
+
+
+def test_a_copy_of_the_shipped_checks_runs_from_another_folder(tmp_path, monkeypatch):
+    from defdip.core.resources import CHECKS_FILE
+    from defdip.validation.checks_file import load_checks
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_checks.yaml").write_bytes(CHECKS_FILE.read_bytes())
+    assert load_checks(tmp_path / "my_checks.yaml")
