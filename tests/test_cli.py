@@ -247,3 +247,15 @@ def test_a_sweep_too_big_or_a_negative_seed_is_refused_before_running(tmp_path, 
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_run_says_in_words_what_it_found_and_which_files_to_open(tmp_path, capsys):
+    from defdip.cli.main import main
+
+    assert main(["run", "baseline", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "open trajectories.png" in out and "trajectories.csv" in out
+    assert "  phases: 1 tactical, one-sided 2010-2024; 2 tactical, two-sided 2025-" in out
+    assert ("  verdict: the partnership never becomes strategic (phase 3 reached and held 2 years never "
+            "happens); transition year: none") in out
+    assert "arms delivered Russia->Iran 2010-2024: 569 (million SIPRI TIV)" in out

@@ -59,8 +59,6 @@ def test_a_figure_worker_ends_silently_on_ctrl_c():
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="Ctrl-C of a --workers 2 sweep hung past 300 s in a clean CI run (the reported "
-                         "'Ctrl-C ignored until it finished'); open, not fixed")
 def test_ctrl_c_during_a_sweep_says_what_it_kept(tmp_path):
     out = tmp_path / "t"
     proc = start(["sweep", "baseline", "--method", "mc", "--samples", "3000", "--chunk-size", "100",
@@ -74,6 +72,68 @@ def test_ctrl_c_during_a_sweep_says_what_it_kept(tmp_path):
     assert "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["baseline-mc.partial"]
     assert not list(out.rglob("*.tmp"))
+
+
+POOL_SCRIPT = """
+import sys
+import numpy as np
+from defdip.core.processes import WorkerPool
+
+def big(task):
+    return np.ones(4_000_000)  # 32 MB: a worker spends a while sending it
+
+if __name__ == "__main__":
+    try:
+        with WorkerPool(2, big) as pool:
+            for _ in pool.map_unordered(list(range(1000))):
+                print("result", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+"""
+
+
+def test_ctrl_c_while_workers_send_large_results_never_hangs(tmp_path):
+    """Ctrl-C reaching workers in the middle of sending a result (the reported hang: a pool whose
+    reader thread waited forever for the rest of a message that never came) ends every time."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT, encoding="utf-8")
+    for _ in range(10):
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        for _ in range(3):
+            proc.stdout.readline()
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("Ctrl-C of a worker pool hung")
+        assert err.strip().splitlines() == ["interrupted"]
+
+
+def test_a_worker_pool_passes_on_a_workers_error_and_its_death():
+    from defdip.core.errors import DefdipError
+    from defdip.core.processes import WorkerPool
+
+    with WorkerPool(2, _fail) as pool, pytest.raises(DefdipError, match="bad task 1"):
+        dict(pool.map_unordered([0, 1]))
+    with WorkerPool(1, _die) as pool, pytest.raises(RuntimeError, match="exit status 3"):
+        list(pool.map_unordered([0]))
+    with WorkerPool(2, abs) as pool:
+        assert dict(pool.map_unordered([-1, -2, -3])) == {0: 1, 1: 2, 2: 3}
+
+
+def _fail(task):
+    from defdip.core.errors import DefdipError
+
+    if task:
+        raise DefdipError(f"bad task {task}")
+    return task
+
+
+def _die(task):
+    os._exit(3)
 
 
 @pytest.fixture
@@ -257,3 +317,18 @@ def baseline_file():
     from defdip.core.resources import BASELINE
 
     return BASELINE
+
+
+def test_a_sweep_the_disk_cannot_hold_is_refused_before_it_starts(tmp_path, monkeypatch, capsys):
+    import shutil as _shutil
+
+    from defdip.cli.main import main
+    from defdip.io import sweep_folder
+
+    usage = _shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(sweep_folder.shutil, "disk_usage", lambda path: usage._replace(free=100_000))
+    assert main(["sweep", "baseline", "--method", "oat", "-o", str(tmp_path / "t")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"defdip: error: -o {tmp_path / 't'}: the sweep needs about ")
+    assert "bytes (136 runs) and the disk has 100,000 free" in line
+    assert list(tmp_path.iterdir()) == []

@@ -95,3 +95,31 @@ def test_an_existing_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
     Path("no_war.yaml").write_text("name: mine\n")
     assert scenario_path("no_war.yaml") == Path("no_war.yaml")
     assert scenario_path("unknown") == Path("unknown")
+
+
+def test_the_readme_paths_name_shipped_files_from_any_folder(tmp_path, monkeypatch):
+    from defdip.core.resources import MODELS_DIR, model_path, shipped_glob, shipped_scenarios
+
+    monkeypatch.chdir(tmp_path)
+    assert model_path("models/iran_russia.mdl") == MODELS_DIR / "iran_russia.mdl"
+    assert model_path("elsewhere/iran_russia.mdl") == Path("elsewhere/iran_russia.mdl")
+    assert shipped_glob(["scenarios/*.yaml", "x.yaml"]) == [*shipped_scenarios(), Path("x.yaml")]
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "*.yaml").write_text("")  # a file of that name is that file
+    assert shipped_glob(["scenarios/*.yaml"]) == [Path("scenarios/*.yaml")]
+
+
+def test_validate_of_another_model_skips_the_shipped_models_checks_and_record(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    teacup = ROOT / "tests" / "models" / "golden" / "teacup" / "teacup.mdl"
+    assert main(["validate", "--model", str(teacup), "--skip", "extremes,convergence"]) == 0
+    assert "ALL PASS" in capsys.readouterr().out
+
+
+def test_a_copy_of_the_shipped_checks_runs_from_another_folder(tmp_path, monkeypatch):
+    from defdip.core.resources import CHECKS_FILE
+    from defdip.validation.checks_file import load_checks
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_checks.yaml").write_bytes(CHECKS_FILE.read_bytes())
+    assert load_checks(tmp_path / "my_checks.yaml")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
-from defdip.core.resources import scenario_path
+from defdip.core.resources import scenario_path, shipped_glob
 
 DEFAULT_OUTPUT = Path("results")
 
@@ -68,7 +68,7 @@ def cmd_compare(args) -> int:
         raise InputError("--discovery: only the HTML report shows it; add --html (or use `defdip report`)")
     target = args.output / args.folder
     check_writable(target, args.force, kind="compare")  # refuse before anything runs
-    runs = gather_runs(args.inputs, args.engine)
+    runs = gather_runs(shipped_glob(args.inputs), args.engine)
     comparison = build_comparison(runs, args.vars, args.reference, args.align)
     table = metrics_table(comparison)
     for note in comparison.notes:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
+from defdip.core.resources import model_path
 
 
 def register(subparsers) -> None:
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
                     "summary.json, dominance.png/.svg, manifest.json.")
     parser.add_argument("scenarios", nargs="*", type=scenario_path, metavar="SCENARIO",
                         help="scenario files (default: scenarios/baseline.yaml)")
-    parser.add_argument("--model", type=Path, metavar="FILE.mdl", help="analyse any Vensim model with its own settings")
+    parser.add_argument("--model", type=model_path, metavar="FILE.mdl", help="analyse any Vensim model with its own settings")
     parser.add_argument("--loops", default="named", metavar="NAMED|all|TOP_K",
                         help="loops in dominance.csv and the figure: named (the documented loops and every "
                              "loop ever dominant; default), all, or the K strongest plus the named")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
+from defdip.core.resources import model_path
 
 EXTRA = "explore"
 # What the optional extra installs; importing either fails without it.
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
                     f"Needs the optional extra: pip install 'defdip[{EXTRA}]'.")
     parser.add_argument("scenario", nargs="?", type=scenario_path, metavar="SCENARIO",
                         help="scenario file, or a shipped scenario's name (default: baseline)")
-    parser.add_argument("--model", type=Path, metavar="FILE.mdl", help="explore any Vensim model with its own settings")
+    parser.add_argument("--model", type=model_path, metavar="FILE.mdl", help="explore any Vensim model with its own settings")
     parser.add_argument("--port", type=int, default=5006, metavar="N", help="TCP port (default 5006; 0: any free)")
     parser.add_argument("--save-dir", type=Path, default=Path("."), metavar="DIR",
                         help="the one folder the page saves scenario files and figures into (default: .)")

@@ -13,6 +13,7 @@ from defdip import __version__
 from defdip.cli.commands import scenarios_from
 from defdip.core.errors import DefdipError, InputError, resource_error
 from defdip.core.resources import scenario_path, shipped_scenarios
+from defdip.core.resources import model_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate scenarios (default: scenarios/baseline.yaml)")
     run.add_argument("scenarios", nargs="*", type=scenario_path, metavar="SCENARIO",
                      help="scenario files, or names of shipped scenarios (defdip scenarios lists them)")
-    run.add_argument("--model", type=Path, metavar="FILE",
+    run.add_argument("--model", type=model_path, metavar="FILE",
                      help="run any Vensim .mdl or XMILE .xmile/.stmx model with its own settings")
     run.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     scen.add_argument("--force", action="store_true", help="with --copy: overwrite files of the same name")
     describe = sub.add_parser("describe", help="show a variable's equation, units, range and source")
     describe.add_argument("name", nargs="?", help="a variable's Vensim name (omit to list them all)")
-    describe.add_argument("--model", type=Path, metavar="FILE", help="a Vensim .mdl or XMILE .xmile/.stmx model")
+    describe.add_argument("--model", type=model_path, metavar="FILE", help="a Vensim .mdl or XMILE .xmile/.stmx model")
     describe.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _register_commands(sub)
     return parser
@@ -120,19 +121,45 @@ def _run(args, scenarios, renderer) -> int:
 
 
 def _run_line(folder: Path) -> str:
+    """What a run found, in words a newcomer can read, and which of its files to open."""
     import json
 
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    parts = [f"{summary['scenario']}: wrote {folder}"]
+    lines = [f"{summary['scenario']}: wrote {folder} (open trajectories.png; every variable by year in "
+             "trajectories.csv; the numbers below in summary.json)"]
     if summary.get("phase_by_year"):
-        year = summary["transition_year"]
-        parts.append(f"transition year {'none' if year is None else year}")
+        lines.append(f"  phases: {_phase_spans(summary['phase_by_year'])}")
+        lines.append(f"  verdict: {_verdict(summary)}")
     for element, verdict in summary.get("elements", {}).items():
-        year = verdict["transition_year"]
-        parts.append(f"{element}: {'tactical, no transition' if year is None else f'strategic from {year:g}'}")
+        hold = summary.get("transition_persistence")
+        lines.append(f"  {element}: phases {_phase_spans(verdict['phase_by_year'])}")
+        lines.append(f"  {element}: verdict {_verdict({**verdict, 'transition_persistence': hold})}")
     if summary.get("cumulative_ri_value_2010_2024") is not None:
-        parts.append(f"cumulative Russia->Iran 2010-2024 {summary['cumulative_ri_value_2010_2024']:.0f}")
-    return "; ".join(parts)
+        lines.append(f"  arms delivered Russia->Iran 2010-2024: {summary['cumulative_ri_value_2010_2024']:.0f} "
+                     "(million SIPRI TIV)")
+    return "\n".join(lines)
+
+
+def _phase_spans(phase_by_year: dict) -> str:
+    """``{"2010": 1, ...}`` -> "1 tactical, one-sided 2010-2024; 2 tactical, two-sided 2025-2026; ..."."""
+    from defdip.core.case import PHASE_LABELS
+
+    spans = []  # [phase, first year, last year]
+    for year, phase in ((int(y), int(round(p))) for y, p in phase_by_year.items()):
+        if spans and spans[-1][0] == phase:
+            spans[-1][2] = year
+        else:
+            spans.append([phase, year, year])
+    return "; ".join(f"{PHASE_LABELS.get(p, f'phase {p}')} {a}" + (f"-{b}" if b > a else "") for p, a, b in spans)
+
+
+def _verdict(summary: dict) -> str:
+    """The transition year in words: strategic means phase 3 reached and held ``transition persistence`` years."""
+    year, hold = summary.get("transition_year"), summary.get("transition_persistence") or 0
+    rule = f"phase 3 reached and held {hold:g} years"
+    if year is None:
+        return f"the partnership never becomes strategic ({rule} never happens); transition year: none"
+    return f"the partnership becomes strategic in {year:g} ({rule}); transition year: {year:g}"
 
 
 def cmd_scenarios(args) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag
 from defdip.core.resources import BASELINE, IMPACT_MAPPING, IMPACT_MATRIX
+from defdip.core.resources import model_path
 
 DEFAULT_MATRIX = IMPACT_MATRIX
 DEFAULT_MAPPING = IMPACT_MAPPING
@@ -33,7 +34,7 @@ def register(subparsers) -> None:
     micmac.add_argument("--mapping", type=Path, metavar="FILE",
                         help="YAML: matrix variable -> model variables (default with the shipped matrix: "
                              "models/impact_matrix_mapping.yaml)")
-    micmac.add_argument("--model", type=Path, metavar="FILE.mdl", help="model for the experts-vs-model check")
+    micmac.add_argument("--model", type=model_path, metavar="FILE.mdl", help="model for the experts-vs-model check")
     micmac.add_argument("--max-power", type=int, default=20, metavar="K", help="cap on the matrix power (20)")
     add_debug_flag(micmac)
     micmac.set_defaults(handler=cmd_micmac)
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
         "loops", help="the model's feedback loops with their polarity from the equations",
         description="Feedback loops of the model's causal graph (constants left out), each with its "
                     "polarity from the signs of the links' partial derivatives along a run.")
-    loops.add_argument("--model", type=Path, metavar="FILE.mdl", help="Vensim model (default: the project model)")
+    loops.add_argument("--model", type=model_path, metavar="FILE.mdl", help="Vensim model (default: the project model)")
     loops.add_argument("--max-length", type=int, default=16, metavar="N", help="longest loop listed [links] (16)")
     loops.add_argument("-o", "--output", type=Path, metavar="DIR",
                        help=f"also write loops.csv, links.csv and named_loops.csv to DIR/{LOOPS_FOLDER}")

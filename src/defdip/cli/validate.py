@@ -6,6 +6,7 @@ from pathlib import Path
 
 from defdip.cli.commands import add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
+from defdip.core.resources import model_path
 
 PARTS = ("ceiling", "checks", "convergence", "extremes", "reproduction", "units")
 DEFAULT_OUTPUT = Path("results")
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("scenario", nargs="?", type=scenario_path,
                    help="scenario file or shipped scenario name (default: baseline)")
     p.add_argument("--checks", help="reality checks file (default: models/checks.yaml)")
-    p.add_argument("--model", help="validate this .mdl with its own settings instead of a scenario")
+    p.add_argument("--model", type=model_path, help="validate this .mdl with its own settings instead of a scenario")
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"parent folder: writes DIR/{VALIDATE_FOLDER} (default: {DEFAULT_OUTPUT})")
     p.add_argument("--force", action="store_true", help="overwrite an earlier result")
@@ -72,6 +73,8 @@ def _validate(args: argparse.Namespace) -> int:
     for s in skip:
         if s not in PARTS:
             raise InputError(f"--skip: unknown part {s!r}; allowed: {', '.join(PARTS)}")
+    if args.model and not args.checks:
+        skip += ("checks",)  # the shipped checks name the shipped model's loops and drivers, not this one's
     checks = Path(args.checks) if args.checks else CHECKS_FILE
     if not checks.is_file() and "checks" not in skip:
         raise InputError(f"--checks: {checks}: file not found")

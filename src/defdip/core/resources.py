@@ -52,6 +52,28 @@ def scenario_path(arg: str | Path) -> Path:
     return path
 
 
+def model_path(arg: str | Path) -> Path:
+    """A ``--model`` argument as a file: the path itself when it exists, else the shipped model of
+    that name (``iran_russia.mdl`` or ``models/iran_russia.mdl``), so it can be named from any
+    folder. Anything else is returned as given, for the loader to report as not found."""
+    path = Path(arg)
+    if not path.exists() and path.parent in (Path("."), Path("models")) and (MODELS_DIR / path.name).is_file():
+        return MODELS_DIR / path.name
+    return path
+
+
+def shipped_glob(paths) -> list[Path]:
+    """``paths`` with a pattern the shell left as typed (``scenarios/*.yaml`` in a folder without
+    one) replaced by the shipped scenarios it matches, so the README's examples run anywhere."""
+    out = []
+    for path in map(Path, paths):
+        magic = any(c in str(path) for c in "*?[")
+        matched = sorted(SCENARIO_DIR.glob(path.name)) if magic and path.parent in (Path("."), Path("scenarios")) \
+            else []
+        out += matched if matched and not path.exists() else [path]
+    return out
+
+
 def missing_scenario(arg: str | Path) -> str:
     """Why ``arg`` names no scenario: not a file, and (with a "did you mean") not a shipped name."""
     import difflib

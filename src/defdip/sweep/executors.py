@@ -107,25 +107,28 @@ def connect(address: str, timeout: float):
 
 
 def _executor(workers: int, scheduler: str | None):
-    """``(submit, as_completed, close)`` for local workers or a Dask cluster; ``None`` for in-process."""
-    if scheduler:
-        from distributed import as_completed
+    """``(results, close)`` for local workers or a Dask cluster; ``None`` for in-process.
 
+    ``results(tasks)`` yields ``(index, result)`` for each task as it finishes.
+    """
+    if scheduler:
         client = connect(scheduler, 20.0)
-        return (lambda task: client.submit(evaluate_chunk, task, pure=False),
-                lambda futures: as_completed(futures), client.close)
+        return (lambda tasks: _dask_results(client, tasks), client.close)
     if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from defdip.core.processes import WorkerPool
 
         # spawn: a clean interpreter per worker; no model object or lock is inherited.
-        from defdip.core.processes import quiet_interrupts
-
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=quiet_interrupts)
-        return (lambda task: pool.submit(evaluate_chunk, task), as_completed,
-                lambda: pool.shutdown(cancel_futures=True))
+        pool = WorkerPool(workers, evaluate_chunk)
+        return pool.map_unordered, pool.close
     return None
+
+
+def _dask_results(client, tasks):
+    from distributed import as_completed
+
+    futures = {client.submit(evaluate_chunk, task, pure=False): index for index, task in enumerate(tasks)}
+    for future in as_completed(list(futures)):
+        yield futures[future], future.result()
 
 
 def run_chunks(plan: SweepPlan, folder: Path, workers: int = 1, scheduler: str | None = None,
@@ -145,13 +148,13 @@ def run_chunks(plan: SweepPlan, folder: Path, workers: int = 1, scheduler: str |
                 result = _evaluate(plan.scenario, chunk_task(plan, start, stop))
                 _store(paths[number], result, attrs, start, stop, digest, bar)
             return paths
-        submit, completed, close = executor
+        results, close = executor
+        numbers = list(todo)
         try:
-            futures = {submit(chunk_task(plan, start, stop)): number for number, (start, stop, _) in todo.items()}
-            for future in completed(list(futures)):
-                number = futures[future]
-                start, stop, digest = todo[number]
-                _store(paths[number], future.result(), attrs, start, stop, digest, bar)
+            tasks = [chunk_task(plan, *todo[number][:2]) for number in numbers]
+            for index, result in results(tasks):
+                start, stop, digest = todo[numbers[index]]
+                _store(paths[numbers[index]], result, attrs, start, stop, digest, bar)
         finally:
             close()
     return paths

@@ -33,6 +33,7 @@ from defdip.core.errors import InputError
 from defdip.core.model import DEFAULT_MODEL, model_info, unknown_name_message
 from defdip.core.scenario_file import bounded, constant, number, series_points
 from defdip.core.strict_yaml import read_mapping
+from defdip.core.resources import SCENARIO_DIR
 
 TOP_KEYS = ("checks",)
 CHECK_KEYS = ("name", "description", "covers", "condition", "expect")
@@ -212,7 +213,7 @@ class _Parser:
         if raw.get("scenario") is not None:
             if not isinstance(raw["scenario"], str):
                 raise InputError(f"{at}.scenario: must be a path relative to {self.path.name}")
-            scenario = (self.path.parent / raw["scenario"]).resolve()
+            scenario = _scenario_file(self.path.parent, raw["scenario"])
             if not scenario.is_file():
                 raise InputError(f"{at}.scenario: scenario file not found: {scenario}")
         sets = raw.get("set") or {}
@@ -286,3 +287,13 @@ def _choice(value: Any, allowed, where: str) -> str:
     if value not in allowed:
         raise InputError(f"{where}: {value!r} is not allowed; allowed: {', '.join(allowed)}")
     return value
+
+
+def _scenario_file(folder: Path, raw: str) -> Path:
+    """A condition's scenario, relative to the checks file; a copy of the shipped checks moved
+    elsewhere names ``../scenarios/NAME.yaml`` and means the shipped scenario of that name."""
+    path = (folder / raw).resolve()
+    shipped = SCENARIO_DIR / Path(raw).name
+    if not path.is_file() and Path(raw).parent.name == "scenarios" and shipped.is_file():
+        return shipped
+    return path
