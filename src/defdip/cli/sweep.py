@@ -104,11 +104,16 @@ def summary_lines(folder: Path) -> str:
                      f"{100 * transition['share_without_transition']:.1f}% of runs")
         lines.append(f"  P(strategic by 2030) = {summary['p_strategic_by_2030']:.3f}")
     lines += _screen_lines(folder)
+    notes = summary.get("indices_not_informative", {})
     for outcome, top in list(summary["top_constants"].items())[:2]:
-        if top:
+        if outcome in notes:
+            lines.append(f"  indices of {outcome}: {notes[outcome]}")
+        elif top:
             key = [k for k in top[0] if k != "constant"][0]
             names = ", ".join(f"{t['constant']} ({t[key]:.3g})" for t in top[:3])
             lines.append(f"  most influential on {outcome} by {key}: {names}")
+        else:
+            lines.append(f"  most influential on {outcome}: none, no constant moves it in these runs")
     return "\n".join(lines)
 
 
