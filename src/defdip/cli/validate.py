@@ -104,7 +104,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         METHODS,
         calibrate,
         calibrated_scenario,
+        parameters,
         report,
+        run_budget,
     )
 
     if args.method not in METHODS:
@@ -119,6 +121,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     engine = _engine(args.engine)
     target = args.output / CALIBRATE_FOLDER
     check_writable(target, args.force, kind="calibrate")
+    names = parameters(scenario, args.params)[0]
+    budget = run_budget(len(names), args.method, args.bootstrap, args.max_iterations, args.generations)
+    print(f"fitting {len(names)} constants ({args.method}, {args.bootstrap} bootstrap refits): at most "
+          f"{budget:,} model runs on the {engine} engine", flush=True)
     cal = calibrate(scenario, args.params, args.method, args.seed, engine, bootstrap=args.bootstrap,
                     max_nfev=args.max_iterations, global_iterations=args.generations)
     _print(cal)

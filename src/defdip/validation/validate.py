@@ -154,13 +154,15 @@ def annual_values(time, cumulative, years) -> np.ndarray:
     Parameters
     ----------
     time : array [Year]
-    cumulative : array
-        A stock accumulating a flow from the start of the run.
+    cumulative : array (..., time)
+        A stock accumulating a flow from the start of the run; one run per row when 2-D.
     years : sequence of int
         Calendar years; year ``y`` is ``[y, y + 1)``.
     """
     edges = np.append(np.asarray(years, float), float(years[-1]) + 1)
-    return np.diff(np.interp(edges, np.asarray(time, float), np.asarray(cumulative, float)))
+    time, cumulative = np.asarray(time, float), np.asarray(cumulative, float)
+    at_edges = np.apply_along_axis(lambda run: np.interp(edges, time, run), -1, cumulative)
+    return np.diff(at_edges, axis=-1)
 
 
 def history_fit(frame: pd.DataFrame, observed: pd.Series | None = None) -> dict:
