@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from defdip.cli.commands import add_debug_flag
+from defdip.cli.commands import BATCH_ENGINE_HELP, add_debug_flag
 from defdip.core.resources import scenario_path
 
 METHODS = ("oat", "mc", "lhs", "sobol", "morris")
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                         help="NAME@YEAR, 'transition year', 'years in phase K', 'strategic by YEAR' (repeatable)")
     parser.add_argument("--outputs", nargs="+", default=[], metavar="NAME",
                         help="store these variables too (default: the scenario's outputs)")
-    parser.add_argument("--engine", default=None, help="simulation engine (default: ensemble when available)")
+    parser.add_argument("--engine", default=None, help=BATCH_ENGINE_HELP)
     parser.add_argument("--workers", type=int, default=1, metavar="K", help="local worker processes")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run chunks on this Dask scheduler")
     parser.add_argument("--chunk-size", type=int, metavar="N", help="runs per chunk file")
