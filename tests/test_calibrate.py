@@ -57,3 +57,26 @@ def test_residuals_are_zero_for_the_generating_run(synthetic):
     r = residuals(frame, observed, HOLD_END, hold)
     assert len(r) == 9 + 1  # the year-end totals 2010-2018 and the hold
     assert np.abs(r[:9]).max() < 0.5 and abs(r[9]) < 1e-9
+
+
+def test_bootstrap_refits_in_lock_step_take_the_steps_of_fits_run_alone(synthetic):
+    """The refits' runs go to the engine together; each refit's result is the one it has alone."""
+    from defdip.validation.calibrate import _bootstrap, _fit_local, _Objective, parameters
+
+    scenario, observed, hold = synthetic
+    names, x0, low, high = parameters(scenario, NAMES)
+    obj = _Objective(scenario, names, observed, default_engine(), hold)
+    calls, runs = [], obj.simulate
+    obj.simulate = lambda X: calls.append(len(X)) or runs(X)
+    together = _bootstrap(obj, x0, low, high, observed, 4, 7, 4)
+    assert max(calls) > len(names) + 1  # more than one refit's Jacobian in a call
+    # alone, one after another, on the same records (drawn as _bootstrap draws them)
+    rng = np.random.default_rng(7)
+    frame = simulate(scenario.with_overrides(dict(zip(names, x0)), where="t"), default_engine())
+    years = [y for y in observed.index if 2010 <= y <= 2018]
+    sim = annual_values(frame.trajectories.index, frame.trajectories["Cumulative Transfer Value Russia to Iran"],
+                        years)
+    errors = observed.loc[years].to_numpy(float) - sim
+    records = [pd.Series(np.maximum(0.0, sim + rng.choice(errors, size=len(errors))), index=years) for _ in range(4)]
+    alone = [_fit_local(obj.with_observed(r), x0, low, high, max_nfev=4) for r in records]
+    np.testing.assert_array_equal(together, np.percentile(np.asarray(alone), [2.5, 97.5], axis=0).T)

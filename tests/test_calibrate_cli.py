@@ -68,6 +68,12 @@ def test_calibrate_local_writes_the_fit_it_reports(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert all(name in printed for name in PARAMS) and "model runs" in printed
     report = check_folder(out, "local")
+    # said before it starts: the most runs it may do, which it keeps to
+    from defdip.validation.calibrate import run_budget
+
+    budget = run_budget(len(PARAMS), "local", 2, 3, 30)
+    assert printed.splitlines()[0].endswith(f"at most {budget:,} model runs on the ensemble engine")
+    assert 0 < report["evaluations"] <= budget
     assert "differential evolution" not in load_scenario(out / "calibrated.yaml").description
     # the start is the baseline's own values, whose fit is the baseline's
     assert mape_by_hand(BASELINE) == pytest.approx(report["before"]["mape"], rel=1e-9)

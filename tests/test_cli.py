@@ -259,3 +259,28 @@ def test_run_says_in_words_what_it_found_and_which_files_to_open(tmp_path, capsy
     assert ("  verdict: the partnership never becomes strategic (phase 3 reached and held 2 years never "
             "happens); transition year: none") in out
     assert "arms delivered Russia->Iran 2010-2024: 569 (million SIPRI TIV)" in out
+
+
+def test_the_files_the_code_cites_exist():
+    """A docstring that sends the reader to ``design/interface.md`` sent them nowhere."""
+    import re
+
+    from conftest import ROOT
+
+    cited = re.compile(r"(?<![\w./-])((?:[\w-]+/)+[\w.-]+\.(?:md|txt|csv|yaml|mdl|json|py))\b")
+    refs = {(path.relative_to(ROOT).as_posix(), ref) for path in (ROOT / "src" / "defdip").rglob("*.py")
+            for ref in cited.findall(path.read_text(encoding="utf-8"))}
+    assert refs, "the pattern finds the citations (data/series.csv and the like)"
+    assert [(where, ref) for where, ref in sorted(refs) if not (ROOT / ref).exists()] == []
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate", "sweep"])
+def test_engine_help_promises_no_fallback(command):
+    """The many-run commands default to the compiled engine and refuse what it cannot compile."""
+    from defdip.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command" or getattr(a, "choices", None))
+    engine = next(a for a in sub.choices[command]._actions if "--engine" in a.option_strings)
+    assert "available" not in engine.help and "ensemble" in engine.help and "refused" in engine.help
+    assert engine.default is None

@@ -43,6 +43,7 @@ def test_peeling_trajectory_equals_ema_workbench_on_same_data_and_settings():
     x, y = synthetic(5, 1500)
     settings = {"threshold": 0.7, "peel_alpha": 0.1, "paste_alpha": 0.05, "mass_min": 0.03}
     ours = discover(x, y, "hit", **settings).tradeoff
+    ours = ours[ours["dropped"] == ""]  # the steps after the peeling drop restrictions: EMA's own calls
     box = prim.Prim(x.reset_index(drop=True), y["hit"].to_numpy().astype(int), **settings).find_box()
     theirs = box.peeling_trajectory
     assert len(ours) == len(theirs) > 5
@@ -117,6 +118,12 @@ def test_cli_writes_the_discovery_folder(sweep_folder, tmp_path, capsys):
     assert tradeoff["chosen"].sum() == 1
     boxes = pd.read_csv(folder / "boxes.csv")
     assert set(boxes["method"]) == {"prim", "cart"}
+    # every CART leaf's limits, those of a majority of cases marked
+    leaves = pd.read_csv(folder / "leaves.csv")
+    cart = boxes[boxes["method"] == "cart"]
+    assert sorted(cart["box"].unique()) == sorted(leaves["leaf"])
+    majority = set(leaves.loc[leaves["density"] >= 0.5, "leaf"])
+    assert set(cart.loc[cart["case_leaf"].astype(bool), "box"]) == majority != set(leaves["leaf"])
     assert "PRIM box" in capsys.readouterr().out
     from defdip.io.report import discovery_html
 
@@ -139,3 +146,48 @@ def test_cli_says_how_to_install_the_extra(sweep_folder, tmp_path, capsys, monke
 def test_cli_refuses_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert main(["discover", str(tmp_path), "--where", "strategic by 2030"]) == 2
     assert "no samples.csv" in capsys.readouterr().err
+
+
+def wide(seed: int, n: int = 2000, dims: int = 16):
+    """The true box in 3 of ``dims`` inputs: PRIM's later steps restrict many noise inputs."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(rng.random((n, dims)), columns=[f"x{i}" for i in range(dims)],
+                     index=pd.RangeIndex(n, name="run"))
+    inside = np.all([(x[k] >= lo) & (x[k] <= hi) for k, (lo, hi) in TRUE_BOX.items()], axis=0)
+    return x, pd.DataFrame({"hit": inside ^ (rng.random(n) < NOISE)}, index=x.index)
+
+
+def test_without_a_box_dense_enough_the_whole_trajectory_and_a_box_of_few_constants():
+    from defdip.analysis.discovery import MAX_DIMENSIONS
+
+    x, y = wide(0)
+    result = discover(x, y, "hit", threshold=1.0)
+    assert not result.settings["found"] and (result.tradeoff["density"] < 1.0).all()
+    assert len(result.tradeoff) > 20 and result.tradeoff["res_dim"].max() > MAX_DIMENSIONS
+    box = result.box()
+    assert sorted(box.index[box["restricted"]]) == sorted(TRUE_BOX)
+    # the trade-off figure draws every step, coloured by its number of restricted constants
+    from defdip.figures.discovery import discovery_figures
+
+    ax = discovery_figures(result)["tradeoff"].axes[0]
+    peeled = result.tradeoff[result.tradeoff["dropped"] == ""]
+    np.testing.assert_array_equal(ax.collections[0].get_array(), peeled["res_dim"].to_numpy())
+
+
+def test_restrictions_that_may_be_chance_are_dropped_one_by_one():
+    """EMA's drop_restriction: each drop is a new step; what is left is significant."""
+    from defdip.analysis.discovery import QP_SIGNIFICANT
+
+    x, y = wide(2)
+    result = discover(x, y, "hit")
+    drops = result.tradeoff[result.tradeoff["dropped"] != ""]
+    assert drops["dropped"].tolist() == ["x8"] and result.chosen == drops["step"].iloc[-1]
+    box = result.box()
+    assert sorted(box.index[box["restricted"]]) == sorted(TRUE_BOX)
+    restricted = box[box["restricted"]]
+    assert (restricted[["qp_low", "qp_high"]].min(axis=1) <= QP_SIGNIFICANT).all()
+    # the step the drops began from restricted x8 too, and one step per drop follows the peeling
+    peeled = result.tradeoff[result.tradeoff["dropped"] == ""]
+    assert drops["step"].tolist() == list(range(len(peeled), len(result.tradeoff)))
+    # --box gives a step as it is
+    assert discover(x, y, "hit", step=int(peeled["step"].iloc[-1])).tradeoff["dropped"].eq("").all()

@@ -314,3 +314,26 @@ def test_cli_bad_loops_option_is_exit_2(tmp_path, capsys):
     assert main(["dominance", "--model", str(LTM / "bass.mdl"), "--loops", "some", "-o", str(tmp_path)]) == 2
     assert "--loops" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("loops", [5, 10, 12, 25])
+def test_every_loop_band_and_fan_has_its_own_colour(loops):
+    """The ten named loops once shared colours (R4 B4's blue, R3 B5's orange)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from defdip.figures.dominance import dominance_areas
+
+    time = np.linspace(0, 10, 11)
+    relative = {f"L{i}": np.full(11, (1 if i % 2 else -1) / loops) for i in range(loops)}
+    fig, ax = plt.subplots()
+    dominance_areas(ax, time, relative, labels={k: k for k in relative})
+    bands = [to_hex(c.get_facecolor()[0], keep_alpha=False) for c in ax.collections]
+    # one stack above zero (reinforcing), one below, each with a band per loop
+    assert len(bands) == 2 * loops and bands[:loops] == bands[loops:] and len(set(bands)) == loops
+    legend = {t.get_text(): to_hex(t.get_color()) for t in ax.texts if t.get_text().startswith("\u2588")}
+    assert len(legend) == loops and len(set(legend.values())) == loops
+    plt.close(fig)

@@ -221,3 +221,30 @@ def test_equation_functions_broadcast_over_ensembles():
     # XIDZ's threshold: Stock - 10 = 0 gives 7; ZIDZ(Stock, Input - 5) with Input = 5 gives 0
     assert grid[0, 0] == 7.0
     np.testing.assert_allclose(grid[1, 1], 6.0 / 2.0 + 12.0 / 1.0)
+
+
+def test_xidz_and_zidz_treat_a_denominator_below_one_millionth_as_zero(tmp_path):
+    """PySD (functions.xidz, functions.zidz) takes the fallback where |denominator| < 1e-6
+    (SMALL_VENSIM). Denominators between 1e-9 and 1e-6, of both signs, must take it on the
+    compiled engine too: a smaller threshold there would divide instead and give 1e6-1e8."""
+    path = tmp_path / "tiny_denominators.mdl"
+    path.write_text(
+        "{UTF-8}\n"
+        "Tiny=\n\t5e-08 * Time + 2e-09\n\t~\tDmnl\n\t~\t\t|\n\n"
+        "Fallback X=\n\tXIDZ(1, Tiny, 5)\n\t~\tDmnl\n\t~\t\t|\n\n"
+        "Fallback X Negative=\n\tXIDZ(1, -Tiny, 5)\n\t~\tDmnl\n\t~\t\t|\n\n"
+        "Fallback Z=\n\tZIDZ(1, Tiny)\n\t~\tDmnl\n\t~\t\t|\n\n"
+        "Divided Z=\n\tZIDZ(1, Tiny * 100)\n\t~\tDmnl\n\t~\t\t|\n\n"
+        "S= INTEG (Fallback X + Fallback Z, 0)\n\t~\tDmnl\n\t~\t\t|\n\n"
+        "FINAL TIME = 10\n\t~\tMonth\n\t~\t\t|\n\nINITIAL TIME = 0\n\t~\tMonth\n\t~\t\t|\n\n"
+        "SAVEPER = 1\n\t~\tMonth\n\t~\t\t|\n\nTIME STEP = 0.5\n\t~\tMonth\n\t~\t\t|\n", encoding="utf-8")
+    scenario = scenario_from_model(path)
+    theirs = simulate(scenario).trajectories
+    ours = simulate(scenario, engine="ensemble").trajectories
+    # the oracle first: every Tiny lies between 1e-9 and 1e-6, and PySD falls back on each
+    assert ((theirs["Tiny"] > 1e-9) & (theirs["Tiny"] < 1e-6)).all()
+    assert (theirs["Fallback X"] == 5).all() and (theirs["Fallback X Negative"] == 5).all()
+    assert (theirs["Fallback Z"] == 0).all()
+    # 100 * Tiny crosses 1e-6 during the run: both branches are exercised
+    assert (theirs["Divided Z"] == 0).any() and (theirs["Divided Z"] > 0).any()
+    assert_same(theirs, ours)

@@ -53,3 +53,35 @@ def test_morris_and_oat_on_a_linear_function():
     assert swings["base", "c"] == pytest.approx(3.0 - 22.0)
     with pytest.raises(ValueError, match="one outcome per run"):
         oat_swings(problem, oat.to_numpy(), np.zeros(3))
+
+
+@pytest.mark.parametrize("differ, defined", [(0, False), (1, False), (100, True)])
+def test_sobol_of_an_outcome_that_nearly_never_varies_is_not_a_number(differ, defined):
+    """One run in thousands away from 2035 gave ST 1.44: such indices are NaN with a stated reason."""
+    problem = Problem(tuple(Uncertainty(f"x{i}", "uniform", 0.0, 1.0) for i in (1, 2, 3)), (0.5,) * 3, "test")
+    unit = unit_sample(problem, "sobol", 1024, seed=1)
+    Y = np.full(len(unit), 2035.0)
+    Y[np.argsort(unit[:, 0])[:differ]] = 2030.0  # the runs with the lowest x1 reach it earlier
+    table = sobol_indices(problem, unit, Y, seed=1)
+    assert table["value"].notna().all() == defined and table["conf"].notna().all() == defined
+    note = table["note"].iloc[0]
+    assert (table["note"] == note).all()
+    if differ == 0:
+        assert note == "does not vary: 2035 in every run"
+    elif not defined:
+        assert note.startswith(f"not defined: 1 of {len(unit):,} runs differ from 2035")
+    else:
+        assert note == ""
+
+
+def test_ranking_lists_no_constant_when_every_index_is_zero():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from defdip.sweep.report import ranking
+
+    table = pd.DataFrame({"outcome": "o", "index": "mu_star", "parameter": ["a", "b"], "value": [0.0, 0.0]})
+    assert ranking(SimpleNamespace(method="morris"), None, table, "o") == []
+    table["value"] = [0.0, 0.3]
+    assert ranking(SimpleNamespace(method="morris"), None, table, "o") == [{"constant": "b", "mu_star": 0.3}]

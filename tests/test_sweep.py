@@ -323,3 +323,17 @@ def test_a_chunk_without_a_data_checksum_is_recomputed(tmp_path, capsys, referen
     capsys.readouterr()
     assert_identical(contents(run_sweep(p, tmp_path, figures=False)), reference)
     assert "chunk-00000.nc (no data checksum: written by an earlier version)" in capsys.readouterr().err
+
+
+def test_summary_lines_say_why_an_outcome_has_no_ranking(tmp_path):
+    from defdip.cli.sweep import summary_lines
+
+    summary = {"scenario": "s", "method": "sobol", "runs": 100, "engine": "ensemble",
+               "problem": {"constants": {"a": {}}, "source": "--vary"},
+               "top_constants": {"years in phase 3": [], "Mutual Trust@2030": []},
+               "indices_not_informative": {"years in phase 3": "not defined: 1 of 100 runs differ from 0"}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    text = summary_lines(tmp_path)
+    assert "indices of years in phase 3: not defined: 1 of 100 runs differ from 0" in text
+    assert "most influential on Mutual Trust@2030: none, no constant moves it" in text
+    assert "(0)" not in text

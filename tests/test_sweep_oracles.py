@@ -200,7 +200,7 @@ def test_oat_and_morris_sweeps_draw_their_bars(tmp_path, method, samples, stem, 
     height, width = imread(png).shape[:2]
     assert height > 100 and width > 100
     outcomes = ["Mutual Trust@2030", "years in phase 3", "Reciprocity@2030"]
-    # three panels of bars; the fourth grid cell is hidden, so the SVG has the three only
+    # three panels; the fourth grid cell is hidden, so the SVG has the three only
     assert svg_panels(svg) == len(outcomes)
 
     table = pd.read_csv(folder / "indices.csv")
@@ -210,6 +210,12 @@ def test_oat_and_morris_sweeps_draw_their_bars(tmp_path, method, samples, stem, 
     constants = sorted(VARY) + ["iran export capacity"]
     for ax, outcome in zip(panels, outcomes):
         rows = table[table["outcome"] == outcome]
+        if outcome == "years in phase 3":  # 0 in every run of the baseline: said, not drawn empty
+            assert (rows["note"] == "does not vary: 0 in every run").all()
+            assert not ax.patches and not ax.axison
+            assert "0 in every run" in " ".join(t.get_text() for t in ax.texts)
+            continue
+        assert rows["note"].isna().all()  # written empty, read back as NaN
         assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(constants)
         assert len(ax.patches) == 2 * len(constants)  # one bar per constant and series
         bars = {}

@@ -276,3 +276,18 @@ def test_calibrate_cli_bad_method_exits_2(tmp_path):
 
     assert main(["calibrate", str(ROOT / "scenarios" / "baseline.yaml"), "--method", "magic",
                  "-o", str(tmp_path / "c")]) == 2
+
+
+@pytest.mark.parametrize("values, ok, words", [
+    ([1.0, 1.001, 1.0015], True, "at most 0.10% per halving, within 1%"),
+    ([0.001, 0.0013, 0.0011], True, "within the absolute allowance 0.001 for values near zero (23.08%"),
+    ([1.0, 1.1, 1.15], False, "a change of 9.09% (0.1), beyond 1% and 0.001"),
+    ([None, None, None], True, "no value at any step"),
+])
+def test_a_convergence_verdict_names_the_allowance_it_rests_on(values, ok, words):
+    """A PASS with a large relative change passed on the absolute floor: the detail says so."""
+    from defdip.validation.validate import CONVERGENCE_FLOOR, CONVERGENCE_TOL, convergence_detail, converged
+
+    assert ok is all(converged(a, b, CONVERGENCE_TOL, CONVERGENCE_FLOOR) for a, b in itertools.pairwise(values))
+    detail = convergence_detail(values, ok, CONVERGENCE_TOL, CONVERGENCE_FLOOR, 2)
+    assert detail.startswith("halving dt to dt/4: ") and words in detail

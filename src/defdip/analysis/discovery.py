@@ -7,10 +7,14 @@ where the cases lie as boxes (a low and a high limit per constant):
 - PRIM (Friedman and Fisher 1999, Bryant and Lempert 2010) peels a box from the whole
   space a few percent at a time, then pastes back; every step of the peeling and
   pasting trajectory is a box, and they trade coverage (share of all cases inside the
-  box) against density (share of the box's runs that are cases). :func:`discover` picks
-  the box with the best balance of the two (their harmonic mean, the F1 score) unless a
-  step is asked for, and reports its limits with the quasi-p-value of each restriction
-  (a one-sided binomial test: could the restriction be chance?).
+  box) against density (share of the box's runs that are cases). The whole trajectory
+  is kept, whether or not a box reaches the density asked for. Unless a step is asked
+  for, :func:`discover` offers, as Bryant and Lempert (2010) advise, a box a reader can
+  hold in mind: among the steps restricting at most :data:`MAX_DIMENSIONS` constants, the
+  best balance of coverage and density (their harmonic mean, the F1 score); then, as the
+  EMA Workbench's ``inspect``/``drop_restriction`` practice does, it drops one at a time
+  the restrictions whose quasi-p-value (a one-sided binomial test: could the restriction
+  be chance?) is above :data:`QP_SIGNIFICANT`, each drop a new step of the trajectory.
 - CART (a classification tree) splits the space into leaf boxes; those whose majority
   is cases describe where the cases are.
 
@@ -35,7 +39,9 @@ from defdip.core.errors import InputError
 
 METHODS = ("prim", "cart")
 INSTALL_HINT = "pip install 'defdip[discover]' (or: pip install 'ema_workbench==2.5.*')"
-TRADEOFF_COLUMNS = ("step", "coverage", "density", "mass", "res_dim", "n", "k", "f1")
+TRADEOFF_COLUMNS = ("step", "coverage", "density", "mass", "res_dim", "n", "k", "f1", "dropped")
+QP_SIGNIFICANT = 0.05  # a restriction with a larger quasi-p-value may be chance (Bryant and Lempert 2010)
+MAX_DIMENSIONS = 4  # Bryant and Lempert (2010): boxes of 2-4 restricted constants are the ones people read
 LIMIT_COLUMNS = ("constant", "low", "high", "range_low", "range_high", "restricted", "low_restricted",
                  "high_restricted", "qp_low", "qp_high")
 
@@ -55,8 +61,9 @@ class Discovery:
     tradeoff : pandas.DataFrame
         One row per box: PRIM's peeling and pasting trajectory in order, or CART's leaves.
         Columns :data:`TRADEOFF_COLUMNS`: coverage, density and mass [share], restricted
-        dimensions, runs ``n`` and cases ``k`` inside, and F1 (harmonic mean of coverage and
-        density).
+        dimensions, runs ``n`` and cases ``k`` inside, F1 (harmonic mean of coverage and
+        density), and for PRIM the constant whose restriction a step dropped (empty for
+        peeling and pasting steps).
     chosen : int or None
         The ``step`` of the box reported in ``limits`` (PRIM); ``None`` for CART.
     limits : pandas.DataFrame
@@ -157,14 +164,16 @@ def discover(samples: pd.DataFrame, outcomes: pd.DataFrame, where, method: str =
         Constant -> (low, high): the range it was sampled over [its units], shown beside a
         box's limits (default: the sample's minimum and maximum).
     threshold : float
-        PRIM: the density a box must reach, else no box is found (EMA's ``threshold``);
-        the reported box is the best-F1 step at least this dense (:func:`best_step`).
+        PRIM: the density a box should reach (EMA's ``threshold``); the offered box is
+        one at least this dense if a step of few restrictions is (:func:`best_step`), and
+        ``settings["found"]`` says whether any step is.
     peel_alpha, paste_alpha : float
         PRIM: the share of a box's runs peeled off or pasted back per step.
     mass_min : float
         The least share of all runs a box (PRIM) or leaf (CART) may hold.
     step : int, optional
-        PRIM: report this step of the trajectory instead of :func:`best_step`'s.
+        PRIM: report this step of the trajectory as it is, instead of :func:`best_step`'s
+        with its insignificant restrictions dropped.
     seed : int
         CART: seeds the tree's tie-breaking between equally good splits.
 
@@ -209,26 +218,73 @@ def _inputs(samples: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
 def _prim(prim, x, y, where, ranges, threshold, peel_alpha, paste_alpha, mass_min, step) -> Discovery:
     settings = {"threshold": threshold, "peel_alpha": peel_alpha, "paste_alpha": paste_alpha,
                 "mass_min": mass_min}
+    # EMA replaces a box below its threshold by the whole space ("dump box") and drops the
+    # trajectory. Its threshold only gates that last test (and counts y >= it as cases), so
+    # it is given one below any box holding a case, and ``threshold`` is applied here instead.
+    below_any = dict(settings, threshold=0.5 / len(y))
     with _quiet():
-        box = prim.Prim(x.reset_index(drop=True), y.astype(int), **settings).find_box()
+        box = prim.Prim(x.reset_index(drop=True), y.astype(int), **below_any).find_box()
+    peeled = _trajectory(box)
+    if step is not None and not 0 <= step < len(peeled):
+        raise InputError(f"--box {step}: the trajectory has steps 0 to {len(peeled) - 1}")
+    dropped = []
+    if step is None:
+        step, dropped = drop_insignificant(box, best_step(peeled, threshold))
+    tradeoff = _trajectory(box)
+    tradeoff["dropped"] = [""] * len(peeled) + dropped
+    limits = _limits(box.box_lims[step], box.box_lims[0], box.qp[step], ranges)
+    limits.insert(0, "step", step)
+    settings.update(found=bool((peeled["density"] >= threshold).any()), max_dimensions=MAX_DIMENSIONS,
+                    significance=QP_SIGNIFICANT)
+    return Discovery("prim", where, len(y), int(y.sum()), tradeoff, step, limits, settings)
+
+
+def _trajectory(box) -> pd.DataFrame:
+    """The box's peeling and pasting trajectory (and any dropped restrictions) as a table."""
     trajectory = box.peeling_trajectory
     tradeoff = pd.DataFrame({"step": trajectory["id"].astype(int), "coverage": trajectory["coverage"],
                              "density": trajectory["density"], "mass": trajectory["mass"],
                              "res_dim": trajectory["res_dim"].astype(int), "n": trajectory["n"].astype(int),
                              "k": trajectory["k"].astype(int)})
     tradeoff["f1"] = _f1(tradeoff["coverage"], tradeoff["density"])
-    if step is not None and not 0 <= step < len(tradeoff):
-        raise InputError(f"--box {step}: the trajectory has steps 0 to {len(tradeoff) - 1}")
-    if len(tradeoff) == 1:  # EMA's "dump box": the peeled box missed the threshold
-        chosen = 0
-    elif step is None:
-        chosen = best_step(tradeoff, threshold)
-    else:
-        chosen = step
-    limits = _limits(box.box_lims[chosen], box.box_lims[0], box.qp[chosen], ranges)
-    limits.insert(0, "step", chosen)
-    settings["found"] = len(tradeoff) > 1
-    return Discovery("prim", where, len(y), int(y.sum()), tradeoff.reset_index(drop=True), chosen, limits, settings)
+    return tradeoff.reset_index(drop=True)
+
+
+def drop_insignificant(box, step: int, significance: float = QP_SIGNIFICANT) -> tuple[int, list[str]]:
+    """Drop, least significant first, the restrictions of ``step`` that may be chance.
+
+    EMA's practice (``inspect`` then ``drop_restriction``): each drop widens the box to the
+    constant's whole range and adds the result as a new step, whose quasi-p-values are
+    computed afresh; it stops when every restriction left is significant. One restriction
+    is always kept: without it the box is the whole space, not a finding.
+
+    Returns
+    -------
+    (int, list of str)
+        The final step and the constants dropped, in order.
+    """
+    dropped = []
+    while True:
+        qp = _dimension_qp(box.qp[step])
+        weak = {name: p for name, p in qp.items() if p > significance}
+        if not weak or len(qp) <= 1:
+            return step, dropped
+        name = max(weak, key=weak.get)
+        with _quiet():
+            box.drop_restriction(name, i=step)
+        step = len(box.box_lims) - 1
+        dropped.append(name)
+
+
+def _dimension_qp(qp: dict) -> dict[str, float]:
+    """A restricted constant's quasi-p-value: its more significant restricted side's (EMA marks
+    an unrestricted side -1)."""
+    out = {}
+    for name, sides in qp.items():
+        valid = [float(p) for p in sides if p is not None and p >= 0]
+        if valid:
+            out[name] = min(valid)
+    return out
 
 
 def _cart(cart, x, y, where, ranges, mass_min, seed) -> Discovery:
@@ -288,19 +344,28 @@ def _limits(lims: pd.DataFrame, init: pd.DataFrame, qp: dict, ranges) -> pd.Data
     return pd.DataFrame(rows, columns=list(LIMIT_COLUMNS))
 
 
-def best_step(tradeoff: pd.DataFrame, threshold: float) -> int:
-    """The step with the highest F1 among those whose density reaches ``threshold``.
+def best_step(tradeoff: pd.DataFrame, threshold: float, max_dimensions: int = MAX_DIMENSIONS) -> int:
+    """The step to offer: few restrictions first, then density, then the best F1.
 
     Coverage and density are the recall and precision of the box as a rule for the cases,
     so F1, their harmonic mean, is high only when both are: peeling past the true region
-    loses coverage, stopping short of it loses density. Boxes thinner than ``threshold``
-    are not candidates, so when cases are the majority of runs a box that is barely denser
-    than the whole space is not reported. Without any such step, the last (densest) one.
+    loses coverage, stopping short of it loses density. Candidates are the steps that
+    restrict 1 to ``max_dimensions`` constants (a box of 14 is not read); among them those
+    at least ``threshold`` dense, so that when cases are the majority of runs a box barely
+    denser than the whole space is not offered, else all of them. Without any, the last
+    (densest) step.
     """
-    eligible = tradeoff[tradeoff["density"] >= threshold]
-    if eligible.empty:
+    few = tradeoff[tradeoff["res_dim"].between(1, max_dimensions)]
+    dense = few[few["density"] >= threshold]
+    candidates = dense if not dense.empty else few
+    if candidates.empty:
         return int(tradeoff["step"].iloc[-1])
-    return int(eligible["step"].iloc[eligible["f1"].to_numpy().argmax()])
+    return int(candidates["step"].iloc[candidates["f1"].to_numpy().argmax()])
+
+
+def case_leaves(tradeoff: pd.DataFrame) -> pd.DataFrame:
+    """CART's leaves whose majority of runs are cases, the largest share of the cases first."""
+    return tradeoff[tradeoff["density"] >= 0.5].sort_values("coverage", ascending=False)
 
 
 def _f1(coverage: pd.Series, density: pd.Series) -> pd.Series:
@@ -316,9 +381,10 @@ def summary(result: Discovery) -> dict:
         row = result.tradeoff.set_index("step").loc[result.chosen]
         out["chosen_step"] = result.chosen
         out["chosen_box"] = _box_record(row, result.box())
+        out["dropped_restrictions"] = [d for d in result.tradeoff["dropped"] if d]
         out["steps"] = len(result.tradeoff)
     else:
-        leaves = result.tradeoff[result.tradeoff["density"] >= 0.5].sort_values("coverage", ascending=False)
+        leaves = case_leaves(result.tradeoff)
         out["leaves"] = len(result.tradeoff)
         out["case_leaves"] = [dict(_box_record(row, result.box(int(row["step"]))), step=int(row["step"]))
                               for _, row in leaves.iterrows()]

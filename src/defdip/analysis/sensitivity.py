@@ -1,7 +1,7 @@
 """Sensitivity indices from a sample and its outcomes: SALib's analyse step.
 
 One function per method, all ``(problem, X, Y) -> tidy DataFrame`` with columns
-``index, parameter, parameter_2, value, conf``:
+``index, parameter, parameter_2, value, conf, note``:
 
 - :func:`sobol_indices` -- first-order ``S1``, total ``ST`` and second-order ``S2``
   (``parameter_2`` names the partner) with bootstrap confidence half-widths;
@@ -13,6 +13,10 @@ One function per method, all ``(problem, X, Y) -> tidy DataFrame`` with columns
 
 ``X`` is the unit-hypercube design for sobol and morris, the value table for oat; ``Y``
 one outcome per run in the same order. Fixed ``seed`` -> identical confidence intervals.
+
+``note`` is empty when the outcome varies enough for the method, else it says why it does
+not (:func:`variation_note`); Sobol' indices are then NaN: a share of a variance that is
+zero, or that rests on a handful of runs, is not a number to read.
 """
 from __future__ import annotations
 
@@ -21,14 +25,41 @@ import warnings
 import numpy as np
 import pandas as pd
 
-COLUMNS = ("index", "parameter", "parameter_2", "value", "conf")
+COLUMNS = ("index", "parameter", "parameter_2", "value", "conf", "note")
 CONF_LEVEL = 0.95
 MORRIS_LEVELS = 4  # grid levels of the Morris design; the analysis must use the sample's
 RESAMPLES = 100
+# Sobol' indices need at least this share of runs away from the outcome's most common value.
+# With fewer, the variance the indices divide is carried by a few runs and the estimators
+# return noise outside [0, 1] (ST 1.44 when one run in 28,672 differs).
+MIN_VARYING_SHARE = 0.01
 
 
-def _tidy(rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+def _tidy(rows, note: str = "") -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(COLUMNS[:-1]))
+    frame["note"] = note
+    return frame
+
+
+def variation_note(Y, method: str) -> str:
+    """Why ``method``'s indices of outcome ``Y`` say nothing, or ``""`` when they do.
+
+    Every method: no run has a value, or every run has the same one (no constant moves it).
+    Sobol' also: fewer than :data:`MIN_VARYING_SHARE` of the runs differ from the most
+    common value.
+    """
+    finite = Y[np.isfinite(Y)]
+    if finite.size == 0:
+        return "not defined: no run has a value"
+    values, counts = np.unique(finite, return_counts=True)
+    mode = values[np.argmax(counts)]
+    if len(values) == 1:
+        return f"does not vary: {mode:.6g} in every run"
+    differ = finite.size - int(counts.max())
+    if method == "sobol" and differ < MIN_VARYING_SHARE * len(Y):
+        return (f"not defined: {differ:,} of {len(Y):,} runs differ from {mode:.6g}; variance shares "
+                f"need at least {MIN_VARYING_SHARE:.0%} of the runs")
+    return ""
 
 
 def sobol_indices(problem, X, Y, seed: int = 0, conf_level: float = CONF_LEVEL) -> pd.DataFrame:
@@ -66,7 +97,10 @@ def sobol_indices(problem, X, Y, seed: int = 0, conf_level: float = CONF_LEVEL) 
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             rows.append(("S2", names[i], names[j], float(res["S2"][i, j]), float(res["S2_conf"][i, j])))
-    return _tidy(rows)
+    frame = _tidy(rows, variation_note(Y, "sobol"))
+    if frame["note"].iloc[0]:
+        frame[["value", "conf"]] = np.nan
+    return frame
 
 
 def morris_indices(problem, X, Y, seed: int = 0, conf_level: float = CONF_LEVEL) -> pd.DataFrame:
@@ -103,7 +137,7 @@ def morris_indices(problem, X, Y, seed: int = 0, conf_level: float = CONF_LEVEL)
         rows.append(("mu", name, "", float(mu[i]), np.nan))
         rows.append(("mu_star", name, "", float(mu_star[i]), float(conf[i])))
         rows.append(("sigma", name, "", float(sigma[i]), np.nan))
-    return _tidy(rows)
+    return _tidy(rows, variation_note(Y, "morris"))
 
 
 def oat_swings(problem, X, Y) -> pd.DataFrame:
@@ -136,7 +170,7 @@ def oat_swings(problem, X, Y) -> pd.DataFrame:
         rows += [("base", name, "", float(Y[0]), np.nan), ("low", name, "", float(ys[0]), np.nan),
                  ("high", name, "", float(ys[-1]), np.nan),
                  ("swing", name, "", float(ys[-1] - ys[0]), np.nan), ("range", name, "", spread, np.nan)]
-    return _tidy(rows)
+    return _tidy(rows, variation_note(Y, "oat"))
 
 
 ANALYSES = {"sobol": sobol_indices, "morris": morris_indices, "oat": oat_swings}

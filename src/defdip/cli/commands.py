@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 
 MODULES = ("sweep", "compare", "micmac", "validate", "discover", "robustness", "dominance", "explore")
+# The engine of the commands that run many runs (engines.simulate.check_engine): no fallback,
+# a model the compiled engine cannot take is refused before anything runs.
+BATCH_ENGINE_HELP = ("ensemble (the compiled engine; the default) or pysd; a model the ensemble engine "
+                     "cannot compile is refused, naming the construct, and --engine pysd runs it")
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     parser.add_argument("--method", default="both", metavar="{" + ",".join(METHODS) + "}",
                         help="prim, cart or both (default both)")
     parser.add_argument("--threshold", type=float, default=0.8, metavar="D",
-                        help="PRIM: the density the reported box must reach (default 0.8)")
+                        help="PRIM: the density the offered box should reach; when no step of few "
+                             "restrictions does, the best of them is offered and said (default 0.8)")
     parser.add_argument("--peel-alpha", type=float, default=0.05, metavar="A",
                         help="PRIM: share of the box's runs peeled per step (default 0.05)")
     parser.add_argument("--paste-alpha", type=float, default=0.05, metavar="A",
@@ -33,8 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--mass-min", type=float, default=0.05, metavar="M",
                         help="least share of the runs in a box or leaf (default 0.05)")
     parser.add_argument("--box", type=int, metavar="STEP",
-                        help="PRIM: report this step of the trajectory (default: the best F1 of coverage and "
-                             "density among steps at least --threshold dense)")
+                        help="PRIM: report this step of tradeoff.csv as it is (default: among steps restricting "
+                             "at most 4 constants, the best F1 of coverage and density, at least --threshold "
+                             "dense if any is, then its restrictions of quasi-p-value above 0.05 dropped)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="CART: tie-breaking seed (default 0)")
     parser.add_argument("-o", "--output", type=Path, default=Path("results"), metavar="DIR")
     parser.add_argument("--force", action="store_true", help="overwrite an earlier result")
@@ -87,13 +89,26 @@ def summary_lines(folder: Path) -> str:
         boxes = [part["chosen_box"]] if method == "prim" else part["case_leaves"][:2]
         for i, box in enumerate(boxes):
             label = f"PRIM box (step {part['chosen_step']})" if method == "prim" else f"CART leaf {box['step']}"
-            if method == "prim" and not part["settings"].get("found", True):
-                lines.append(f"  PRIM: no box reaches density {part['settings']['threshold']:g}; lower --threshold")
-                break
+            if method == "prim":
+                lines += _prim_choice(part)
             limits = "; ".join(_limit(name, lim) for name, lim in box["limits"].items()) or "no restriction"
             lines.append(f"  {label}: coverage {box['coverage']:.2f}, density {box['density']:.2f}, "
                          f"mass {box['mass']:.2f}: {limits}")
     return "\n".join(lines)
+
+
+def _prim_choice(part: dict) -> list[str]:
+    """How the offered PRIM box was chosen, when that is not plain: no step dense enough, or
+    restrictions dropped as possibly chance."""
+    settings, lines = part["settings"], []
+    if not settings.get("found", True):
+        lines.append(f"  PRIM: no step of the trajectory reaches density {settings['threshold']:g}; offered: "
+                     f"the best of at most {settings.get('max_dimensions', '?')} restricted constants "
+                     "(every step: tradeoff.csv; another: --box STEP)")
+    if part.get("dropped_restrictions"):
+        lines.append(f"  PRIM: dropped as possibly chance (quasi-p > {settings.get('significance', 0.05):g}): "
+                     f"{', '.join(part['dropped_restrictions'])}")
+    return lines
 
 
 def _limit(name: str, lim: dict) -> str:

@@ -47,19 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_commands(sub) -> None:
-    """Add the sub-commands that live in :mod:`defdip.cli.commands` (those present)."""
+    """Add the sub-commands whose modules :data:`defdip.cli.commands.MODULES` names."""
     import importlib
 
     from defdip.cli.commands import MODULES
 
     for name in MODULES:
-        try:
-            module = importlib.import_module(f"defdip.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"defdip.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"defdip.cli.{name}").register(sub)
 
 
 def parse_sets(items: list[str]) -> dict[str, float]:

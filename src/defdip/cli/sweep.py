@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from defdip.cli.commands import add_debug_flag
+from defdip.cli.commands import BATCH_ENGINE_HELP, add_debug_flag
 from defdip.core.resources import scenario_path
 
 METHODS = ("oat", "mc", "lhs", "sobol", "morris")
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                         help="NAME@YEAR, 'transition year', 'years in phase K', 'strategic by YEAR' (repeatable)")
     parser.add_argument("--outputs", nargs="+", default=[], metavar="NAME",
                         help="store these variables too (default: the scenario's outputs)")
-    parser.add_argument("--engine", default=None, help="simulation engine (default: ensemble when available)")
+    parser.add_argument("--engine", default=None, help=BATCH_ENGINE_HELP)
     parser.add_argument("--workers", type=int, default=1, metavar="K", help="local worker processes")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run chunks on this Dask scheduler")
     parser.add_argument("--chunk-size", type=int, metavar="N", help="runs per chunk file")
@@ -104,11 +104,16 @@ def summary_lines(folder: Path) -> str:
                      f"{100 * transition['share_without_transition']:.1f}% of runs")
         lines.append(f"  P(strategic by 2030) = {summary['p_strategic_by_2030']:.3f}")
     lines += _screen_lines(folder)
+    notes = summary.get("indices_not_informative", {})
     for outcome, top in list(summary["top_constants"].items())[:2]:
-        if top:
+        if outcome in notes:
+            lines.append(f"  indices of {outcome}: {notes[outcome]}")
+        elif top:
             key = [k for k in top[0] if k != "constant"][0]
             names = ", ".join(f"{t['constant']} ({t[key]:.3g})" for t in top[:3])
             lines.append(f"  most influential on {outcome} by {key}: {names}")
+        else:
+            lines.append(f"  most influential on {outcome}: none, no constant moves it in these runs")
     return "\n".join(lines)
 
 

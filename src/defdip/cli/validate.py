@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from defdip.cli.commands import add_debug_flag, scenarios_from
+from defdip.cli.commands import BATCH_ENGINE_HELP, add_debug_flag, scenarios_from
 from defdip.core.resources import scenario_path
 from defdip.core.resources import model_path
 
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"parent folder: writes DIR/{VALIDATE_FOLDER} (default: {DEFAULT_OUTPUT})")
     p.add_argument("--force", action="store_true", help="overwrite an earlier result")
-    p.add_argument("--engine", help="simulation engine (default: ensemble if available, else pysd)")
+    p.add_argument("--engine", help=BATCH_ENGINE_HELP)
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip: {','.join(PARTS)}")
     add_debug_flag(p)
     p.set_defaults(handler=_validate)
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
                    help="iterations allowed to each least-squares fit (default: 60)")
     c.add_argument("--generations", type=int, default=30, metavar="N",
                    help="generations of differential evolution with --method global (default: 30)")
-    c.add_argument("--engine", help="simulation engine (default: ensemble if available, else pysd)")
+    c.add_argument("--engine", help=BATCH_ENGINE_HELP)
     c.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"parent folder: writes DIR/{CALIBRATE_FOLDER} (default: {DEFAULT_OUTPUT})")
     c.add_argument("--force", action="store_true", help="overwrite an earlier result")
@@ -107,7 +107,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         METHODS,
         calibrate,
         calibrated_scenario,
+        parameters,
         report,
+        run_budget,
     )
 
     if args.method not in METHODS:
@@ -122,6 +124,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     engine = _engine(args.engine)
     target = args.output / CALIBRATE_FOLDER
     check_writable(target, args.force, kind="calibrate")
+    names = parameters(scenario, args.params)[0]
+    budget = run_budget(len(names), args.method, args.bootstrap, args.max_iterations, args.generations)
+    print(f"fitting {len(names)} constants ({args.method}, {args.bootstrap} bootstrap refits): at most "
+          f"{budget:,} model runs on the {engine} engine", flush=True)
     cal = calibrate(scenario, args.params, args.method, args.seed, engine, bootstrap=args.bootstrap,
                     max_nfev=args.max_iterations, global_iterations=args.generations)
     _print(cal)

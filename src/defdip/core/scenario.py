@@ -223,7 +223,7 @@ def load_scenario(path) -> Scenario:
     Parameters
     ----------
     path : str or Path
-        A YAML scenario file (format in ``design/interface.md``).
+        A YAML scenario file (the format: the README's "Scenario files"; read by :mod:`defdip.core.scenario_file`).
 
     Raises
     ------

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from defdip.analysis.discovery import QP_SIGNIFICANT, case_leaves
 from defdip.figures.plotting import PALETTE, new_figure
-
-QP_SIGNIFICANT = 0.05  # a restriction with a larger quasi-p-value may be chance (Bryant and Lempert 2010)
 
 
 def tradeoff_curve(ax, tradeoff, chosen: int | None = None, title: str = ""):
@@ -35,9 +34,17 @@ def tradeoff_curve(ax, tradeoff, chosen: int | None = None, title: str = ""):
     dims = tradeoff["res_dim"].to_numpy(int)
     top = max(int(dims.max()), 1)
     norm = BoundaryNorm(np.arange(-0.5, top + 1.5), colormaps["viridis"].N)
-    ax.plot(tradeoff["coverage"], tradeoff["density"], color="#bbbbbb", lw=0.8, zorder=1)
-    points = ax.scatter(tradeoff["coverage"], tradeoff["density"], c=dims, cmap="viridis", norm=norm, s=26,
-                        zorder=2, edgecolors="none")
+    # the line joins the peeling and pasting steps only: a dropped restriction branches off it
+    drops = tradeoff["dropped"].fillna("").astype(bool) if "dropped" in tradeoff else np.zeros(len(dims), bool)
+    peeled = tradeoff[~drops]
+    ax.plot(peeled["coverage"], peeled["density"], color="#bbbbbb", lw=0.8, zorder=1)
+    points = ax.scatter(peeled["coverage"], peeled["density"], c=dims[~drops], cmap="viridis", norm=norm,
+                        s=26, zorder=2, edgecolors="none")
+    if drops.any():
+        ax.scatter(tradeoff.loc[drops, "coverage"], tradeoff.loc[drops, "density"], c=dims[drops], cmap="viridis",
+                   norm=norm, s=40, marker="D", zorder=2, edgecolors="black", linewidths=0.5,
+                   label="a restriction dropped as possibly chance")
+        ax.legend(fontsize=8, loc="lower left", frameon=False)
     colourbar = ax.figure.colorbar(points, ax=ax, ticks=range(0, top + 1, max(1, (top + 1) // 10)))
     colourbar.set_label("restricted constants", fontsize=9)
     if chosen is not None:
@@ -113,7 +120,7 @@ def discovery_figures(prim=None, cart=None, title: str = "") -> dict:
         panels.append((prim.box(), (f"PRIM box (step {prim.chosen}): coverage {row['coverage']:.2f}, "
                                    f"density {row['density']:.2f}"), PALETTE[0]))
     if cart is not None:
-        leaves = cart.tradeoff[cart.tradeoff["density"] >= 0.5].sort_values("coverage", ascending=False)
+        leaves = case_leaves(cart.tradeoff)
         if not leaves.empty:
             row = leaves.iloc[0]
             panels.append((cart.box(int(row["step"])), (f"CART leaf {int(row['step'])} (largest of cases): "

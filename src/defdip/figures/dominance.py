@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from defdip.figures.plotting import PALETTE, new_figure, save_figure, shade_phases
+from defdip.figures.plotting import PALETTE, distinct_colours, new_figure, save_figure, shade_phases
 
 OTHER = "other loops"
 MAX_BANDS = 7  # named or strongest loops drawn as their own band per polarity; the rest as one
@@ -42,7 +42,8 @@ def dominance_areas(ax, time, relative: dict, labels: dict | None = None, phase=
     if phase is not None:
         shade_phases(ax, time, phase)
     bands = _bands(relative, labels, max_bands)
-    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(b for b in bands if b != OTHER)}
+    named = [b for b in bands if b != OTHER]
+    colours = dict(zip(named, distinct_colours(len(named))))
     for sign in (1.0, -1.0):
         values = [np.clip(np.nan_to_num(sign * bands[name]), 0, None) * sign for name in bands]
         if not any(v.any() for v in values):
@@ -114,10 +115,10 @@ def write_fan_figure(stem: Path, time, stats: dict, title: str) -> list[Path]:
     cols = 2
     rows = max(1, -(-len(loops) // cols))
     fig = new_figure((10, 2.3 * rows + 0.6))
-    for i, loop in enumerate(loops):
+    for i, (loop, colour) in enumerate(zip(loops, distinct_colours(len(loops)))):
         ax = fig.add_subplot(rows, cols, i + 1)
         quantiles, share = stats[loop]
-        dominance_fan(ax, time, quantiles, share, PALETTE[i % len(PALETTE)], loop)
+        dominance_fan(ax, time, quantiles, share, colour, loop)
     fig.suptitle(f"{title}: relative loop score (5-95%, 25-75%, median) and share of runs dominant (dashed)",
                  fontsize=10)
     fig.tight_layout()

@@ -21,6 +21,25 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F
 MAX_PANELS = 6  # panels of a model without the key indicators: its first variables (or its outputs)
 
 
+def distinct_colours(n: int) -> list[str]:
+    """``n`` colours no two of which are alike, for lines or bands that must be told apart.
+
+    Up to 7 the palette's (without its black, the colour of axes and zero lines); up to 18
+    matplotlib's ``tab20`` without its greys (grey stands for "other"); beyond, ``n`` hues
+    evenly spaced along ``turbo``. One scheme per figure: mixing them puts two blues side by side.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex, to_rgb
+
+    own = list(PALETTE[:-1])
+    if n <= len(own):
+        return own[:n]
+    tab20 = [to_hex(c) for c in colormaps["tab20"].colors if len(set(np.round(to_rgb(c), 2))) > 1]
+    if n <= len(tab20):
+        return tab20[:n]
+    return [to_hex(colormaps["turbo"](x)) for x in np.linspace(0.05, 0.95, n)]
+
+
 def coloured(names):
     """``(colour, name)`` pairs, the palette repeated when a panel has more lines (a large array)."""
     return zip(cycle(PALETTE), names)

@@ -3,6 +3,7 @@
 - :func:`fan_chart` -- median with 50/75/95/100% bands over runs, the deterministic run on top;
 - :func:`tornado` -- oat swings of one outcome;
 - :func:`sobol_bars` / :func:`morris_bars` -- indices with confidence intervals;
+- :func:`not_informative` -- the words instead, for an outcome whose indices say nothing;
 - :func:`transition_histogram` and :func:`strategic_probability` -- when the strategic
   phase arrives, across runs.
 
@@ -12,6 +13,7 @@ here runs a model.
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import fill
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from defdip.figures.plotting import (
     save_figure,
     shade_phases,
 )
-from defdip.sweep.report import default_persistence
+from defdip.sweep.report import default_persistence, index_notes
 
 FAN_COLOUR = PALETTE[0]
 # Coverage -> (lower, upper) quantile, widest first so narrower bands are drawn on top.
@@ -88,6 +90,16 @@ def tornado(ax, swings, label: str = "", units: str = ""):
     ax.set_yticks(y, wide.index, fontsize=8)
     ax.set_xlabel(f"{label} {f'[{units}]' if units else ''}".strip(), fontsize=9)
     ax.set_title(f"{label} (scenario run: {base:.6g})", fontsize=10, loc="left")
+    return ax
+
+
+def not_informative(ax, label: str, note: str):
+    """A panel that says in words why an outcome has no bars, instead of empty axes whose
+    limits matplotlib invents (a constant 2025 drew an axis from 1925 to 2125)."""
+    ax.set_axis_off()
+    ax.set_title(label, fontsize=10, loc="left")
+    ax.text(0.0, 0.6, fill(note[0].upper() + note[1:], 60), transform=ax.transAxes, fontsize=9,
+            va="top", color="0.3")
     return ax
 
 
@@ -204,7 +216,7 @@ def figure_fans(stats, trajectories, names, title: str, units: dict | None = Non
 
 def figure_indices(table, method: str, outcomes, title: str, units: dict | None = None):
     """One panel per outcome: tornado (oat), S1/ST (sobol) or mu*/sigma (morris)."""
-    outcomes = [o for o in outcomes if not table[table["outcome"] == o]["value"].isna().all()][:MAX_PANELS]
+    outcomes = [o for o in outcomes if (table["outcome"] == o).any()][:MAX_PANELS]
     count = max(len(outcomes), 1)
     cols = 2 if count > 1 else 1
     rows = int(np.ceil(count / cols))
@@ -212,15 +224,19 @@ def figure_indices(table, method: str, outcomes, title: str, units: dict | None 
     fig = new_figure((6.4 * cols, panel_height * rows + 1.2))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     draw = {"oat": tornado, "sobol": sobol_bars, "morris": morris_bars}[method]
+    notes = index_notes(table)
     for ax, outcome in zip(axes, outcomes):
         part = table[table["outcome"] == outcome]
-        if method == "oat":
+        if outcome in notes:
+            not_informative(ax, outcome, notes[outcome])
+        elif method == "oat":
             draw(ax, part, outcome, (units or {}).get(outcome, ""))
         else:
             draw(ax, part, outcome)
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
+    drawn = [ax for ax in axes if ax.patches] or axes[:1]
+    handles, labels = drawn[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     h = fig.get_figheight()

@@ -6,11 +6,14 @@ sampled constant), ``outcomes.csv`` (the samples joined with one column per outc
 folder ``OUT/<sweep>-discover`` gets:
 
 ``tradeoff.csv``
-    PRIM's peeling and pasting trajectory: step, coverage, density, mass, restricted
-    dimensions, runs and cases in the box, F1, and which step is reported;
+    PRIM's whole peeling and pasting trajectory (also when no step reaches the threshold),
+    then a step per restriction dropped as insignificant: step, coverage, density, mass,
+    restricted dimensions, runs and cases in the box, F1, the dropped constant, and which
+    step is reported;
 ``boxes.csv``
-    limits per constant of the reported PRIM box and of every CART leaf whose majority
-    are cases, beside each constant's sampled range, with PRIM's quasi-p-values;
+    limits per constant of the reported PRIM box and of every CART leaf (``case_leaf``:
+    its majority are cases), beside each constant's sampled range, with PRIM's
+    quasi-p-values;
 ``leaves.csv``
     CART's leaves: coverage, density, mass, restricted dimensions;
 ``summary.json``
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from defdip.analysis.discovery import discover, require_workbench, summary
+from defdip.analysis.discovery import case_leaves, discover, require_workbench, summary
 from defdip.analysis.outcomes import parse_outcome
 from defdip.analysis.where import parse_where
 from defdip.core.errors import InputError
@@ -204,8 +207,8 @@ def write_tables(folder: Path, results: dict) -> None:
     if cart is not None:
         cart.tradeoff.rename(columns={"step": "leaf"}).to_csv(folder / "leaves.csv", index=False,
                                                                float_format="%.10g")
-        cases = cart.tradeoff.loc[cart.tradeoff["density"] >= 0.5, "step"]
-        boxes.append(cart.limits[cart.limits["step"].isin(cases)].assign(method="cart"))
+        cases = case_leaves(cart.tradeoff)["step"]
+        boxes.append(cart.limits.assign(method="cart", case_leaf=cart.limits["step"].isin(cases)))
     if boxes:
         table = pd.concat(boxes, ignore_index=True)
         table = table[["method", "step", *[c for c in table.columns if c not in ("method", "step")]]]

@@ -20,7 +20,7 @@ import time as _time
 import webbrowser
 from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -45,7 +45,6 @@ from defdip.io.explore_state import (
     Settings,
     chart_panels,
     controls_for,
-    dominance_available,
     grouped,
     key_numbers,
     load_overlay,
@@ -90,7 +89,7 @@ class ExploreConfig:
     seed : int
         Seed of the band's Latin hypercube.
     dominance : bool
-        Show the loop-dominance panel (the analysis is installed).
+        Show the loop-dominance panel.
     pool : Executor or None
         Where runs, bands and loop scores are computed
         (:func:`defdip.io.explore_workers.worker_pool`); ``None``
@@ -101,7 +100,7 @@ class ExploreConfig:
     save_dir: Path
     band_runs: int = BAND_RUNS
     seed: int = 0
-    dominance: bool = field(default_factory=dominance_available)
+    dominance: bool = True
     pool: Executor | None = None
 
 

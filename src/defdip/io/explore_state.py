@@ -15,8 +15,6 @@ Pure state and orchestration, so the unit tests reach all of it without a browse
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import os
 import re
@@ -49,7 +47,6 @@ OTHER_GROUP = "Other constants"
 BAND_RUNS = 200
 BAND_PERCENTILES = (5.0, 50.0, 95.0)
 BAND_DESIGN = "lhs"  # a Latin hypercube covers each constant's range evenly with few runs
-DOMINANCE_MODULE = "defdip.analysis.dominance"
 DOMINANCE_LOOPS = 6  # loops drawn in the dominance panel: the strongest, documented ones first
 SLIDER_STEPS = 100  # a slider moves over its range in about this many steps
 # A view header of a Vensim file: a line of asterisks, the view's name after a dot, asterisks and `~`.
@@ -442,14 +439,6 @@ def _known(scenario: Scenario, names) -> tuple[str, ...]:
     return tuple(n for n in names if n in columns)
 
 
-def dominance_available() -> bool:
-    """Whether the loop-dominance analysis is installed (it ships separately in some trees)."""
-    try:
-        return importlib.util.find_spec(DOMINANCE_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 @dataclass(frozen=True)
 class LoopScores:
     """The strongest loops of a run: relative loop score over time [dimensionless, -1 to 1]."""
@@ -462,11 +451,12 @@ class LoopScores:
 def loop_dominance(scenario: Scenario, loops: int = DOMINANCE_LOOPS) -> LoopScores:
     """Relative loop scores (Loops That Matter) of the current run, the ``loops`` strongest.
 
-    The analysis is imported here, not at the top: it is optional (:func:`dominance_available`)
-    and importing it (networkx, the loop search) is not needed until the panel is asked for.
+    The analysis is imported here, not at the top: importing it (networkx, the loop search) is
+    not needed until the panel is asked for.
     """
-    analysis = importlib.import_module(DOMINANCE_MODULE)
-    result = analysis.dominance(scenario)
+    from defdip.analysis.dominance import dominance
+
+    result = dominance(scenario)
     # not the loop table: its text columns for some 15,000 loops would cost more than the scores
     strength = np.nan_to_num(result.mean_abs_relative(0), nan=0.0)
     named = np.array([bool(n) for n in result.loops.named])

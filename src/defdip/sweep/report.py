@@ -234,8 +234,17 @@ def ranking(plan: SweepPlan, experiments: pd.DataFrame, table: pd.DataFrame | No
         score = pd.Series({n: abs(spearmanr(plan.table[n], y, nan_policy="omit")[0])
                            if varies else np.nan for n in plan.problem.names})
         label = "|spearman rho|"
-    score = score.dropna().sort_values(ascending=False, kind="stable")
+    # a constant with no effect is not "influential": all zeros rank nothing
+    score = score[score > 0].sort_values(ascending=False, kind="stable")
     return [{"constant": n, label: round(float(v), 6)} for n, v in score.head(5).items()]
+
+
+def index_notes(table: pd.DataFrame | None) -> dict[str, str]:
+    """Per outcome whose indices say nothing, why (:func:`defdip.analysis.sensitivity.variation_note`)."""
+    if table is None:
+        return {}
+    notes = table.drop_duplicates("outcome").set_index("outcome")["note"].fillna("")
+    return {str(k): str(v) for k, v in notes.items() if v}
 
 
 def headline(plan: SweepPlan, experiments: pd.DataFrame, table) -> dict:
@@ -252,6 +261,8 @@ def headline(plan: SweepPlan, experiments: pd.DataFrame, table) -> dict:
             stats[label] = _num(np.nanquantile(y, q)) if np.any(~np.isnan(y)) else None
         summary["outcomes"][outcome.spec] = stats
         summary["top_constants"][outcome.spec] = ranking(plan, experiments, table, outcome.spec)
+    if notes := index_notes(table):
+        summary["indices_not_informative"] = notes
     transition = [o for o in plan.outcomes if o.kind == "transition"]
     if transition:
         y = experiments[transition[0].spec].to_numpy(float)

@@ -15,6 +15,8 @@ bootstrap of the annual values.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +25,7 @@ import pandas as pd
 from defdip.core.case import CUMULATIVE_RI, FIT_YEARS, HOLD_END, RI_FLOW
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
-from defdip.engines.simulate import frames_by_run, simulate, simulate_batch
+from defdip.engines.simulate import simulate, simulate_batch
 from defdip.validation.validate import (
     annual_values,
     default_engine,
@@ -82,15 +84,18 @@ def residuals(frame: pd.DataFrame, observed: pd.Series, hold_end: float, hold_ra
     total`` [Million]: small totals count with an absolute tolerance, large ones relatively.
     The hold term compares the mean delivery rate before ``hold_end`` with ``hold_rate``.
     """
+    time = frame.index.to_numpy(float)
+    return batch_residuals(time, frame[CUMULATIVE_RI].to_numpy(float)[None], frame[RI_FLOW].to_numpy(float)[None],
+                           observed, hold_end, hold_rate)[0]
+
+
+def batch_residuals(time, cumulative, flow, observed: pd.Series, hold_end: float, hold_rate: float) -> np.ndarray:
+    """:func:`residuals` of many runs at once: ``cumulative`` and ``flow`` are (runs, time)."""
     fit = observed[observed.index.isin(FIT_YEARS)]
-    time, cum = frame.index.to_numpy(float), frame[CUMULATIVE_RI].to_numpy(float)
-    annual = annual_values(time, cum, list(fit.index))
-    got, want = np.cumsum(annual), np.cumsum(fit.to_numpy(float))
-    rows = list((got - want) / (20 + 0.1 * want))
-    flow = frame[RI_FLOW]
-    before = flow[flow.index < hold_end]
-    rows.append((float(before.mean()) - hold_rate) / HOLD_SCALE)
-    return np.asarray(rows)
+    got = np.cumsum(annual_values(time, cumulative, list(fit.index)), axis=1)
+    want = np.cumsum(fit.to_numpy(float))
+    hold = (flow[:, np.asarray(time) < hold_end].mean(axis=1) - hold_rate) / HOLD_SCALE
+    return np.column_stack([(got - want) / (20 + 0.1 * want), hold])
 
 
 def hold_rate(path=None) -> float:
@@ -99,34 +104,105 @@ def hold_rate(path=None) -> float:
 
 
 class _Objective:
-    """Residuals of many parameter vectors at once, one batch per call; counts runs."""
+    """Residuals of many parameter vectors at once, one batch per call; counts runs.
 
-    def __init__(self, scenario, names, observed, engine, hold=None):
+    ``runner`` turns parameter vectors into runs (time, cumulative, flow); by default it
+    simulates them at once, a :class:`_LockStep` gathers them with other fits' first.
+    """
+
+    def __init__(self, scenario, names, observed, engine, hold=None, runner=None):
         self.scenario, self.names, self.observed, self.engine = scenario, list(names), observed, engine
         info = model_info(scenario.model)
         self.hold_end = float(scenario.constants.get(HOLD_END, info.resolve(HOLD_END).value))
         self.hold_rate = hold_rate() if hold is None else float(hold)
+        self.runner = runner or self.simulate
         self.runs = 0
+        self._last = None  # (x, residuals) of the last single evaluation: the Jacobian's base point
 
-    def with_observed(self, observed: pd.Series) -> "_Objective":
+    def with_observed(self, observed: pd.Series, runner=None) -> "_Objective":
         """The same objective against another record (a bootstrap replicate), with its own run count."""
-        return _Objective(self.scenario, self.names, observed, self.engine, self.hold_rate)
+        return _Objective(self.scenario, self.names, observed, self.engine, self.hold_rate, runner)
+
+    def simulate(self, X: np.ndarray):
+        """The runs of parameter vectors ``X`` (rows): time, cumulative and flow (runs, time)."""
+        ds = simulate_batch(self.scenario, pd.DataFrame(X, columns=self.names), outputs=list(OUTPUTS),
+                            engine=self.engine)
+        return np.asarray(ds["time"], float), ds[CUMULATIVE_RI].values, ds[RI_FLOW].values
 
     def batch(self, X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(X)
-        samples = pd.DataFrame(X, columns=self.names)
-        ds = simulate_batch(self.scenario, samples, outputs=list(OUTPUTS), engine=self.engine)
+        time, cumulative, flow = self.runner(X)
         self.runs += len(X)
-        return np.asarray([residuals(frame, self.observed, self.hold_end, self.hold_rate)
-                           for frame in frames_by_run(ds, OUTPUTS)])
+        R = batch_residuals(time, cumulative, flow, self.observed, self.hold_end, self.hold_rate)
+        if len(X) == 1:
+            self._last = (X[0].copy(), R[0])
+        return R
 
-    def jacobian(self, x, low, high, offset=0.0):
-        """Forward differences (backward at the upper bound), all in one batch."""
+    def jacobian(self, x, low, high):
+        """Forward differences (backward at the upper bound), all in one batch.
+
+        least_squares asks for the Jacobian where it has just evaluated the residuals: that
+        run is reused, not repeated (one run in n + 1 saved)."""
         step = 1e-3 * (high - low)
         steps = np.where(x + step <= high, step, -step)
-        X = np.vstack([x] + [x + np.eye(len(x))[i] * steps[i] for i in range(len(x))])
-        R = self.batch(X) + offset
-        return (R[1:] - R[0]).T / steps
+        X = x + np.diag(steps)
+        if self._last is not None and np.array_equal(self._last[0], x):
+            base = self._last[1]
+            R = self.batch(X)
+        else:
+            R = self.batch(np.vstack([x, X]))
+            base, R = R[0], R[1:]
+        return (R - base).T / steps
+
+
+class _LockStep:
+    """Runs what concurrent fits ask for as one batch, once every fit still running has asked.
+
+    The bootstrap's refits are independent least-squares fits asking for 1 or n runs at a
+    time; one after another they give the engine batches too small to share out over its
+    threads, and pay each call's fixed cost 30 times over. In lock step each round of the
+    fits is one call. A run's numbers do not depend on the batch it is in, so the fits
+    take the same steps as alone.
+    """
+
+    def __init__(self, simulate, fits: int):
+        self._simulate, self._active = simulate, fits
+        self._cond = threading.Condition()
+        self._asked, self._answers = {}, {}
+
+    def runner(self, fit):
+        """The runner of fit ``fit`` (any hashable key)."""
+        return lambda X: self._run(fit, X)
+
+    def finished(self) -> None:
+        """A fit is done (or failed): the others no longer wait for it."""
+        with self._cond:
+            self._active -= 1
+            self._flush()
+
+    def _run(self, fit, X):
+        with self._cond:
+            self._asked[fit] = X
+            self._flush()
+            while fit not in self._answers:
+                self._cond.wait()
+            answer = self._answers.pop(fit)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def _flush(self) -> None:
+        if not self._asked or len(self._asked) < self._active:
+            return
+        asked, self._asked = self._asked, {}
+        try:
+            time, cumulative, flow = self._simulate(np.vstack(list(asked.values())))
+            ends = np.cumsum([len(X) for X in asked.values()])
+            for fit, lo, hi in zip(asked, np.r_[0, ends[:-1]], ends):
+                self._answers[fit] = (time, cumulative[lo:hi], flow[lo:hi])
+        except Exception as exc:  # every fit of the round hears of it, none waits for ever
+            self._answers.update({fit: exc for fit in asked})
+        self._cond.notify_all()
 
 
 def parameters(scenario, names=None):
@@ -161,11 +237,10 @@ def parameters(scenario, names=None):
     return tuple(resolved), np.array(start, float), np.array(low, float), np.array(high, float)
 
 
-def _fit_local(obj: _Objective, x0, low, high, offset=0.0, max_nfev=None):
+def _fit_local(obj: _Objective, x0, low, high, max_nfev=None):
     from scipy.optimize import least_squares
 
-    sol = least_squares(lambda x: obj.batch(x)[0] + offset, x0,
-                        jac=lambda x: obj.jacobian(x, low, high, offset),
+    sol = least_squares(lambda x: obj.batch(x)[0], x0, jac=lambda x: obj.jacobian(x, low, high),
                         bounds=(low, high), x_scale=(high - low) / 10, max_nfev=max_nfev)
     return sol.x
 
@@ -176,9 +251,26 @@ def _fit_global(obj: _Objective, low, high, seed: int, maxiter: int):
     def cost(X):  # vectorised: X is (parameters, population)
         return (obj.batch(X.T) ** 2).sum(axis=1)
 
-    sol = differential_evolution(cost, list(zip(low, high)), seed=seed, maxiter=maxiter, popsize=8,
+    sol = differential_evolution(cost, list(zip(low, high)), seed=seed, maxiter=maxiter, popsize=POPSIZE,
                                  vectorized=True, updating="deferred", polish=False, tol=1e-6)
     return sol.x
+
+
+POPSIZE = 8  # differential evolution's population per fitted constant
+
+
+def run_budget(parameters: int, method: str, bootstrap: int, max_nfev: int, generations: int) -> int:
+    """The most model runs :func:`calibrate` does, to say before it starts.
+
+    Each least-squares fit evaluates the residuals at most ``max_nfev`` times, one run each,
+    and the Jacobian at most as often, ``parameters`` runs each (its base point reused);
+    there are ``1 + bootstrap`` fits. ``global`` first runs ``generations + 1`` populations
+    of ``POPSIZE * parameters``. Two runs give the fit statistics before and after, one the
+    bootstrap's fitted record.
+    """
+    fits = (1 + bootstrap) * max_nfev * (1 + parameters)
+    search = POPSIZE * parameters * (generations + 1) if method == "global" else 0
+    return search + fits + 2 + (1 if bootstrap > 0 else 0)
 
 
 def calibrate(scenario, names=None, method: str = "local", seed: int = 0, engine: str | None = None,
@@ -238,12 +330,21 @@ def _bootstrap(obj, fitted, low, high, observed, n: int, seed: int, max_nfev: in
     years = [y for y in observed.index if y in FIT_YEARS]
     sim = annual_values(frame.index.to_numpy(float), frame[CUMULATIVE_RI].to_numpy(float), years)
     errors = observed.loc[years].to_numpy(float) - sim
-    draws = []
-    for _ in range(n):
-        record = pd.Series(np.maximum(0.0, sim + rng.choice(errors, size=len(errors), replace=True)), index=years)
-        replicate = obj.with_observed(record)
-        draws.append(_fit_local(replicate, fitted, low, high, max_nfev=max_nfev))
-        obj.runs += replicate.runs
+    # the records are drawn first, in order, so the intervals do not depend on how the fits interleave
+    records = [pd.Series(np.maximum(0.0, sim + rng.choice(errors, size=len(errors), replace=True)), index=years)
+               for _ in range(n)]
+    lock = _LockStep(obj.simulate, n)
+    replicates = [obj.with_observed(record, lock.runner(i)) for i, record in enumerate(records)]
+
+    def refit(replicate):
+        try:
+            return _fit_local(replicate, fitted, low, high, max_nfev=max_nfev)
+        finally:
+            lock.finished()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        draws = list(pool.map(refit, replicates))
+    obj.runs += sum(r.runs for r in replicates)
     return np.percentile(np.asarray(draws), [2.5, 97.5], axis=0).T
 
 
