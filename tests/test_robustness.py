@@ -191,3 +191,22 @@ def test_cli_refuses_a_bad_target_with_exit_2(tmp_path, capsys):
     assert "give a scenario file (.yaml)" in capsys.readouterr().err
     assert main(["robustness", str(tmp_path)]) == 2  # a folder that is not a sweep
     assert "no samples.csv" in capsys.readouterr().err
+
+
+def test_a_subscripted_phase_gets_a_verdict_per_element_under_every_definition(tmp_path):
+    """The two-partner model: one row per definition and partner; the families the model has
+    (it has no index aggregation or reciprocity floor); easier definitions can only help."""
+    from defdip.analysis.robustness import definitions, evaluate_definitions
+    from defdip.core.resources import SCENARIO_DIR
+    from defdip.core.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIO_DIR / "partners_baseline.yaml")
+    compared = definitions(scenario, 0.05)
+    assert {d.family for d in compared} == {"strategic threshold", "transition persistence"}
+    table = evaluate_definitions(scenario, compared)
+    assert len(table) == 2 * len(compared) and set(table["element"]) == {"Iran", "DPRK"}
+    own = table[table["reference"]].drop_duplicates("element").set_index("element")["transition_year"]
+    assert own["DPRK"] == 2025.0 and np.isnan(own["Iran"])
+    dprk = table[(table["element"] == "DPRK") & (table["family"] == "strategic threshold")]
+    years = dprk.sort_values("value")["transition_year"].fillna(np.inf).to_numpy()
+    assert (np.diff(years) >= 0).all()  # a higher threshold never brings the transition forward

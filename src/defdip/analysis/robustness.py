@@ -39,7 +39,8 @@ FAMILIES = (STRATEGIC_THRESHOLD, INDEX_AGGREGATION, PERSISTENCE, RECIPROCITY_FLO
 DEFAULT_THRESHOLD_STEP = 0.01  # [Dmnl] grid of the strategic threshold over its declared range
 COLUMNS = ("family", "definition", "constant", "value", "reference", "runs", "transition_year",
            "transition_p5", "transition_p95", "share_without_transition",
-           *(f"p_strategic_by_{y}" for y in VERDICT_YEARS))
+           *(f"p_strategic_by_{y}" for y in VERDICT_YEARS), "element")
+REQUIRED = (STRATEGIC_THRESHOLD, PERSISTENCE)  # families every model must have; the others where it has them
 
 
 @dataclass(frozen=True)
@@ -107,20 +108,24 @@ def definitions(scenario: Scenario, threshold_step: float = DEFAULT_THRESHOLD_ST
         If the scenario's model lacks one of the definition constants.
     """
     info = model_info(scenario.model)
-    missing = [name for name in FAMILIES if name not in info.variables]
+    missing = [name for name in REQUIRED if name not in info.variables]
     if missing:
         raise InputError(f"{scenario.model}: no constant {missing[0]!r}; `defdip robustness` varies "
-                         f"{', '.join(FAMILIES)}")
-    own = {name: np.nan if name in sampled else scenario_value(scenario, name) for name in FAMILIES}
+                         f"{', '.join(FAMILIES)} (the first two at least)")
+    present = [name for name in FAMILIES if name in info.variables]
+    own = {name: np.nan if name in sampled else scenario_value(scenario, name) for name in present}
     out = [Definition(STRATEGIC_THRESHOLD, f"{v:.2f}", STRATEGIC_THRESHOLD, float(v),
                       bool(np.isclose(v, own[STRATEGIC_THRESHOLD])))
            for v in threshold_grid(scenario, threshold_step)]
-    out += [Definition(INDEX_AGGREGATION, label, INDEX_AGGREGATION, v, _same_aggregation(v, own[INDEX_AGGREGATION]))
-            for v, label in AGGREGATIONS.items()]
+    if INDEX_AGGREGATION in own:
+        out += [Definition(INDEX_AGGREGATION, label, INDEX_AGGREGATION, v, _same_aggregation(v, own[INDEX_AGGREGATION]))
+                for v, label in AGGREGATIONS.items()]
     persistences = sorted(set(PERSISTENCES) | ({own[PERSISTENCE]} if np.isfinite(own[PERSISTENCE])
                                                else set()))
     out += [Definition(PERSISTENCE, f"{v:g} years", PERSISTENCE, float(v), bool(np.isclose(v, own[PERSISTENCE])))
             for v in persistences]
+    if RECIPROCITY_FLOOR not in own:
+        return out
     floors = dict(FLOORS)
     if np.isfinite(own[RECIPROCITY_FLOOR]):
         floors.setdefault(own[RECIPROCITY_FLOOR], f"volume floor {own[RECIPROCITY_FLOOR]:g}")
@@ -154,7 +159,8 @@ def evaluate_definitions(scenario: Scenario, definitions_, samples: pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS`: per definition the transition year (the run's, or the
+        Columns :data:`COLUMNS`: per definition (and per element of a subscripted phase,
+        one row each, named in ``element``) the transition year (the run's, or the
         median over runs with "no transition" counted as later than any year; NaN when
         there is none), its 5th and 95th percentiles, the share of runs without a
         transition, and P(strategic by each of :data:`VERDICT_YEARS`) [share of runs].
@@ -164,19 +170,28 @@ def evaluate_definitions(scenario: Scenario, definitions_, samples: pd.DataFrame
     from tqdm import tqdm
 
     table = pd.DataFrame(index=pd.RangeIndex(1, name="run")) if samples is None else samples
+    phases = phase_columns(scenario)
     rows = []
     # a bar on stderr when it is a terminal (tqdm's disable=None): a sweep's definitions take minutes
     for definition in tqdm(definitions_, desc="robustness", unit="definition", file=sys.stderr, disable=None):
         changed = scenario.with_overrides({definition.constant: definition.value}, where="robustness")
         runs = table.drop(columns=[definition.constant], errors="ignore")
-        ds = simulate_batch(changed, runs, [PHASE], engine)
+        ds = simulate_batch(changed, runs, list(phases), engine)
         time = np.asarray(ds["time"].values, float)
         persistence = persistence_of(runs, scenario_value(changed, PERSISTENCE))
-        years = transition_years(time, np.asarray(ds[PHASE].values, float), persistence, changed.time.end)
-        rows.append({"family": definition.family, "definition": definition.label, "constant": definition.constant,
-                     "value": definition.value, "reference": definition.reference, "runs": len(runs),
-                     **verdict(years)})
+        for column, element in phases.items():
+            years = transition_years(time, np.asarray(ds[column].values, float), persistence, changed.time.end)
+            rows.append({"family": definition.family, "definition": definition.label,
+                         "constant": definition.constant, "value": definition.value,
+                         "reference": definition.reference, "runs": len(runs), **verdict(years),
+                         "element": element})
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def phase_columns(scenario: Scenario) -> dict[str, str]:
+    """The phase variable's columns -> element ("" for a scalar phase; "DPRK" for ``Partnership Phase[DPRK]``)."""
+    var = model_info(scenario.model).variables[PHASE]
+    return {c: c[len(PHASE) + 1:-1] if c != PHASE else "" for c in var.columns}
 
 
 def verdict(years: np.ndarray) -> dict:

@@ -52,18 +52,21 @@ def summary_lines(folder: Path) -> str:
     def fmt(x):
         return "none" if x is None else f"{x:.2f}"
 
-    ref = summary["reference"]
     what = "median transition year" if summary["kind"] == "sweep" else "transition year"
     lines = [(f"{summary['scenario']}: {summary['definitions']} definitions x {summary['runs_per_definition']:,} "
              f"run(s); wrote {folder}")]
-    if ref:
-        lines.append(f"  own definition: {what} {fmt(ref['transition_year'])}, P(strategic by 2030) "
-                     f"{ref['p_strategic_by_2030']:.2f}, by 2035 {ref['p_strategic_by_2035']:.2f}")
-    for family, entry in summary["range_by_family"].items():
-        none = entry["definitions_without_transition"]
-        lines.append(f"  {family}: earliest {fmt(entry['earliest_transition'])}; P(by 2030) "
-                     f"{entry['p_strategic_by_2030'][0]:.2f}-{entry['p_strategic_by_2030'][1]:.2f}, P(by 2035) "
-                     f"{entry['p_strategic_by_2035'][0]:.2f}-{entry['p_strategic_by_2035'][1]:.2f}"
-                     + (f"; no {what} under {len(none)}: {', '.join(none[:4])}{' ...' if len(none) > 4 else ''}"
-                        if none else ""))
+    parts = summary.get("by_element") or {"": summary}
+    for element, part in parts.items():
+        prefix = f"  {element}:" if element else " "
+        ref = part["reference"]
+        if ref:
+            lines.append(f"{prefix} own definition: {what} {fmt(ref['transition_year'])}, P(strategic by 2030) "
+                         f"{ref['p_strategic_by_2030']:.2f}, by 2035 {ref['p_strategic_by_2035']:.2f}")
+        for family, entry in part["range_by_family"].items():
+            none = entry["definitions_without_transition"]
+            lines.append(f"{prefix} {family}: earliest {fmt(entry['earliest_transition'])}; P(by 2030) "
+                         f"{entry['p_strategic_by_2030'][0]:.2f}-{entry['p_strategic_by_2030'][1]:.2f}, P(by 2035) "
+                         f"{entry['p_strategic_by_2035'][0]:.2f}-{entry['p_strategic_by_2035'][1]:.2f}"
+                         + (f"; no {what} under {len(none)}: {', '.join(none[:4])}{' ...' if len(none) > 4 else ''}"
+                            if none else ""))
     return "\n".join(lines)

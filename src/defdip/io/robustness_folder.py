@@ -98,16 +98,26 @@ def run_robustness(target, out_dir, force: bool = False, engine: str = "ensemble
     kind = "sweep" if samples is not None else "scenario"
     title = f"{scenario.name}: the verdict under each definition of 'strategic' " + \
         (f"({len(samples):,} runs of {name} per definition)" if samples is not None else "(one run per definition)")
+    elements = list(dict.fromkeys(table["element"]))
     with atomic_folder(folder, force, kind="robustness") as work:
         table.to_csv(work / "robustness.csv", index=False, float_format="%.10g")
-        save_figure(figure_robustness(table, FAMILIES, scenario.time.end, title), work / "robustness")
+        files = ["robustness.csv"]
+        for element in elements:  # one figure per partner of a subscripted phase
+            stem = f"robustness-{element}" if element else "robustness"
+            rows = table[table["element"] == element]
+            save_figure(figure_robustness(rows, FAMILIES, scenario.time.end,
+                                          f"{title}: {element}" if element else title), work / stem)
+            files += [f"{stem}.png", f"{stem}.svg"]
+        by_element = {e: table[table["element"] == e] for e in elements}
         write_json(work / "summary.json", {
             "target": str(target), "kind": kind, "scenario": scenario.name, "engine": engine,
-            "runs_per_definition": int(table["runs"].iloc[0]), "definitions": len(table),
-            "reference": _reference(table), "range_by_family": _ranges(table), "notes": notes,
-            "model_file": str(scenario.model), "model_sha256": file_hash(scenario.model),
-            "files": ["robustness.csv", "robustness.png", "robustness.svg", "summary.json"],
-            "versions": versions(), "command_line": list(command_line or [])})
+            "runs_per_definition": int(table["runs"].iloc[0]),
+            "definitions": len(table) // max(1, len(elements)),
+            **({"reference": _reference(table), "range_by_family": _ranges(table)} if elements == [""] else
+               {"by_element": {e: {"reference": _reference(t), "range_by_family": _ranges(t)}
+                               for e, t in by_element.items()}}),
+            "notes": notes, "model_file": str(scenario.model), "model_sha256": file_hash(scenario.model),
+            "files": files + ["summary.json"], "versions": versions(), "command_line": list(command_line or [])})
     return folder
 
 
