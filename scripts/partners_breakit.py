@@ -60,7 +60,7 @@ for v in dates:
     r = summ(v.name, {c: 2100.0 for c in cols})
     print(f"removed {v.name}: DPRK {r[0][0]}, Iran {r[1][0]}, Iran max 2026 {r[2][0]:.3f}, 2035 {r[3][0]:.3f}")
 # consequences of commitment cut: no top-tier release, no materiel help, no buffering
-cut = {"top tier level": 1.0, "defection buffering": 0.0}
+cut = {"top tier level": 1.0, "defection buffering": 0.0, "in kind from commitment": 0.0}
 mh = [v.name for v in info.constants.values() if v.name == "materiel help level"]
 if mh: cut["materiel help level"] = 1.0
 for k in list(cut):
