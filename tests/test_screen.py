@@ -7,11 +7,12 @@ from conftest import SCENARIOS
 from defdip.core.errors import InputError
 from defdip.core.model import model_info
 from defdip.core.scenario import load_scenario
-from defdip.sweep.sampling import VARY_ALL, build_problem, parse_vary
+from defdip.sweep.sampling import VARY_ALL, VARY_EVERYTHING, build_problem, parse_vary
 
 
 def test_vary_all_is_parsed_and_must_stand_alone():
     assert parse_vary(["all"]) == VARY_ALL and parse_vary([" ALL "]) == VARY_ALL
+    assert parse_vary(["everything"]) == VARY_EVERYTHING
     with pytest.raises(InputError, match="--vary all: give it alone"):
         parse_vary(["all", "escalation rate=1:8"])
 
@@ -21,7 +22,15 @@ def test_vary_all_keeps_the_scenarios_uncertainties_and_adds_every_ranged_consta
     problem = build_problem(scenario, VARY_ALL)
     ranged = {v.name for v in model_info(scenario.model).constants.values()
               if v.low is not None and v.high is not None and v.low < v.high}
-    assert set(problem.names) == ranged | set(scenario.uncertainties)
+    # left out unless asked (--vary everything): the record's dates and the verdict's definitions,
+    # written out by hand from the model file
+    left_out = {"war start year", "nk supply start year", "treaty year", "strategic threshold",
+                "transition persistence", "index aggregation"}
+    assert left_out <= ranged and not left_out & set(problem.names)
+    assert not {n for n in problem.names if n.endswith("year")} - set(scenario.uncertainties)
+    everything = build_problem(scenario, VARY_EVERYTHING)
+    assert set(everything.names) == ranged | set(scenario.uncertainties)
+    assert set(problem.names) < set(everything.names)
     assert len(problem.names) > 120 and problem.source == "all ranged constants"
     own = list(scenario.uncertainties)
     assert list(problem.names[:len(own)]) == own  # first, with their own distributions

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     parser.add_argument("--vary", action="append", default=[], metavar="NAME=LOW:HIGH",
                         help="vary this constant uniformly (repeatable; default: the scenario's uncertainties); "
                              "'--vary all': the scenario's uncertainties and every other constant with a declared "
-                             "range (with morris: a global screen, screen.csv)")
+                             "range except dates of events on the record and the verdict's definitions (with "
+                             "morris: a global screen, screen.csv); '--vary everything' includes those")
     parser.add_argument("--outcome", action="append", default=[], metavar="SPEC", dest="outcomes",
                         help="NAME@YEAR, 'transition year', 'years in phase K', 'strategic by YEAR' (repeatable)")
     parser.add_argument("--outputs", nargs="+", default=[], metavar="NAME",

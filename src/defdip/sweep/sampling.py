@@ -27,8 +27,12 @@ METHODS = ("oat", "mc", "lhs", "sobol", "morris")
 DEFAULT_SAMPLES = {"oat": 5, "mc": 1000, "lhs": 1000, "sobol": 256, "morris": 50}
 SOURCES = ("--vary", "scenario uncertainties", "declared ranges", "all ranged constants")
 # ``--vary all``: the scenario's uncertainties and, uniform over its declared range, every other
-# constant with a finite one (a global screen, so that no influential constant is left out).
+# constant with a finite one (a global screen, so that no influential constant is left out), except
+# the dates of events on the record and the verdict's definitions: a screen of what is uncertain,
+# not of counterfactual histories or of what "strategic" means. ``--vary everything`` adds them.
 VARY_ALL = "all"
+VARY_EVERYTHING = "everything"
+LEVER_TAG = "scenario input"  # a model marks a future lever (not an event of the record) so
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,11 @@ def parse_vary(items) -> dict[str, tuple[float, float]] | str:
 
     ``["all"]`` -> :data:`VARY_ALL`: every constant with a declared range (see :func:`build_problem`).
     """
-    if any(item.strip().lower() == VARY_ALL for item in items):
-        if len(items) > 1:
-            raise InputError("--vary all: give it alone; it varies every constant with a declared range")
-        return VARY_ALL
+    for word in (VARY_ALL, VARY_EVERYTHING):
+        if any(item.strip().lower() == word for item in items):
+            if len(items) > 1:
+                raise InputError(f"--vary {word}: give it alone; it varies every constant with a declared range")
+            return word
     out = {}
     for item in items:
         name, sep, bounds = item.partition("=")
@@ -117,7 +122,8 @@ def build_problem(scenario: Scenario, vary: dict[str, tuple[float, float]] | str
     """The uncertain constants: ``vary``, else the scenario's uncertainties, else all declared ranges.
 
     ``vary`` = :data:`VARY_ALL`: the scenario's uncertainties (with their distributions) followed
-    by every other constant with a finite declared range, uniform over it.
+    by every other constant with a finite declared range, uniform over it, except the dates of
+    events on the record and the verdict's definitions; :data:`VARY_EVERYTHING` keeps those too.
 
     Parameters
     ----------
@@ -134,9 +140,10 @@ def build_problem(scenario: Scenario, vary: dict[str, tuple[float, float]] | str
         the constant's declared range.
     """
     info = model_info(scenario.model)
-    if vary == VARY_ALL:
+    if vary in (VARY_ALL, VARY_EVERYTHING):
         own = tuple(scenario.uncertainties.values())
-        uncertainties = own + tuple(u for u in _declared(info) if u.name not in scenario.uncertainties)
+        keep = (lambda u: True) if vary == VARY_EVERYTHING else (lambda u: not _record_or_definition(info.variables[u.name]))
+        uncertainties = own + tuple(u for u in _declared(info) if u.name not in scenario.uncertainties and keep(u))
         source = SOURCES[3]
     elif vary:
         uncertainties = tuple(_vary_uncertainty(info, name, low, high) for name, (low, high) in vary.items())
@@ -148,6 +155,16 @@ def build_problem(scenario: Scenario, vary: dict[str, tuple[float, float]] | str
         source = SOURCES[2]
     baseline = tuple(_scenario_value(scenario, info, u.name) for u in uncertainties)
     return Problem(uncertainties, baseline, source)
+
+
+def _record_or_definition(var) -> bool:
+    """A date of an event on the record (a ``... year`` constant not marked as a scenario input)
+    or one of the verdict's definitions (``defdip robustness`` varies those)."""
+    from defdip.core.case import INDEX_AGGREGATION, PERSISTENCE, RECIPROCITY_FLOOR, STRATEGIC_THRESHOLD
+
+    if var.name in (STRATEGIC_THRESHOLD, INDEX_AGGREGATION, PERSISTENCE, RECIPROCITY_FLOOR):
+        return True
+    return var.name.endswith("year") and LEVER_TAG not in (var.comment or "").lower()
 
 
 def _declared(info) -> tuple[Uncertainty, ...]:
