@@ -62,3 +62,18 @@ def test_after_a_ceasefire_russias_need_and_its_alliance_fade(runs):
     cease, base = runs["partners_ceasefire_2027"], runs["partners_baseline"]
     assert cease.loc[2035.0, "Russian Reliance on Partner[DPRK]"] < 0.05
     assert cease.loc[2035.0, "Strategic Commitment[DPRK]"] < base.loc[2035.0, "Strategic Commitment[DPRK]"] - 0.2
+
+
+def test_no_run_of_the_prior_delivers_more_than_105_a_year_to_iran_in_2010():
+    """An equilibrium start under the stated prior: SIPRI's 2008-2009 deliveries were about 35 a
+    year; no draw of the baseline's uncertainties delivers three times that in 2010."""
+    from defdip.engines.simulate import simulate_batch
+    from defdip.sweep.sampling import build_problem, sample
+
+    scenario = load_scenario(SCENARIO_DIR / "partners_baseline.yaml")
+    draws = sample(build_problem(scenario), "mc", 1000, seed=5)
+    name = "Cumulative Arms Russia to Partner[Iran]"
+    ds = simulate_batch(scenario, draws, outputs=[name], engine="ensemble")
+    time, total = np.asarray(ds["time"], float), np.asarray(ds[name].values, float)
+    in_2010 = total[:, np.searchsorted(time, 2011.0)] - total[:, 0]
+    assert in_2010.max() <= 105, in_2010.max()
