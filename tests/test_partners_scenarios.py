@@ -77,3 +77,15 @@ def test_no_run_of_the_prior_delivers_more_than_105_a_year_to_iran_in_2010():
     time, total = np.asarray(ds["time"], float), np.asarray(ds[name].values, float)
     in_2010 = total[:, np.searchsorted(time, 2011.0)] - total[:, 0]
     assert in_2010.max() <= 105, in_2010.max()
+
+
+def test_loop_dominance_runs_per_partner_and_every_named_loop_resolves(tmp_path):
+    import json
+
+    from defdip.cli.main import main
+
+    assert main(["dominance", "partners_baseline", "-o", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "partners_baseline" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["named_loops_not_found"] == {}
+    named = set(summary["named_loops"])
+    assert {"R7 alliance[Iran]", "R7 alliance[DPRK]"} <= named

@@ -107,6 +107,7 @@ def _phase(scenario: Scenario):
     """The scenario's phase at the saved times, when its model has one (for shading)."""
     from defdip.core.model import model_info
 
-    if PHASE not in model_info(scenario.model).variables:
-        return None
+    variables = model_info(scenario.model).variables
+    if PHASE not in variables or len(variables[PHASE].columns) > 1:
+        return None  # none, or one per element: the figure shades a single phase
     return simulate(scenario, "ensemble").trajectories[PHASE].to_numpy(float)
