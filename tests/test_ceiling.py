@@ -21,7 +21,7 @@ def test_sustained_maximum_is_the_highest_level_held_for_the_whole_window():
 
 @pytest.fixture(scope="module")
 def partners():
-    scenario = load_scenario(SCENARIO_DIR / "partners_baseline.yaml")
+    scenario = load_scenario(SCENARIO_DIR / "partners" / "partners_baseline.yaml")
     return scenario, {(c.element, c.settings): c for c in ceilings(scenario)}
 
 

@@ -110,8 +110,11 @@ def test_describe_and_scenarios(capsys):
     assert main(["describe", "war strat year"]) == 2
     capsys.readouterr()
     assert main(["scenarios"]) == 0
-    listed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
-    assert listed == sorted(p.stem for p in SCENARIOS.glob("*.yaml"))  # names `defdip run NAME` takes
+    listed = [line.split(" (")[0] for line in capsys.readouterr().out.splitlines()
+              if line and not line.startswith((" ", "Scenarios of"))]
+    # names `defdip run NAME` takes: the default model's, then the other models' (scenarios/partners/)
+    assert listed == (sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
+                      + sorted(p.stem for p in SCENARIOS.glob("*/*.yaml")))
 
 
 def test_python_dash_m_entry_point(tmp_path):

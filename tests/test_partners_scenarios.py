@@ -21,7 +21,7 @@ STEMS = ("partners_baseline", "partners_iran_needed", "partners_need_only", "par
 def runs():
     out = {}
     for stem in STEMS:
-        scenario = load_scenario(SCENARIO_DIR / f"{stem}.yaml")
+        scenario = load_scenario(SCENARIO_DIR / "partners" / f"{stem}.yaml")
         assert scenario.name == stem and len(scenario.description) > 80
         assert scenario.model.name == "russia_partners.mdl"
         out[stem] = simulate(scenario, "ensemble").trajectories
@@ -34,7 +34,7 @@ def verdicts(frame):
 
 @pytest.mark.parametrize("stem", STEMS[1:])
 def test_partner_scenarios_change_only_the_future(stem, runs):
-    info = model_info(load_scenario(SCENARIO_DIR / f"{stem}.yaml").model)
+    info = model_info(load_scenario(SCENARIO_DIR / "partners" / f"{stem}.yaml").model)
     stocks = [c for v in info.variables.values() if v.kind == "stock" for c in v.columns]
     here, there = runs[stem].loc[:2026.5, stocks], runs["partners_baseline"].loc[:2026.5, stocks]
     assert np.abs(here.to_numpy() - there.to_numpy()).max() < 1e-9
@@ -70,7 +70,7 @@ def test_no_run_of_the_prior_delivers_more_than_105_a_year_to_iran_in_2010():
     from defdip.engines.simulate import simulate_batch
     from defdip.sweep.sampling import build_problem, sample
 
-    scenario = load_scenario(SCENARIO_DIR / "partners_baseline.yaml")
+    scenario = load_scenario(SCENARIO_DIR / "partners" / "partners_baseline.yaml")
     draws = sample(build_problem(scenario), "mc", 1000, seed=5)
     name = "Cumulative Arms Russia to Partner[Iran]"
     ds = simulate_batch(scenario, draws, outputs=[name], engine="ensemble")

@@ -200,7 +200,7 @@ def test_a_subscripted_phase_gets_a_verdict_per_element_under_every_definition(t
     from defdip.core.resources import SCENARIO_DIR
     from defdip.core.scenario import load_scenario
 
-    scenario = load_scenario(SCENARIO_DIR / "partners_baseline.yaml")
+    scenario = load_scenario(SCENARIO_DIR / "partners" / "partners_baseline.yaml")
     compared = definitions(scenario, 0.05)
     assert {d.family for d in compared} == {"strategic threshold", "transition persistence"}
     table = evaluate_definitions(scenario, compared)

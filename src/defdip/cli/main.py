@@ -12,7 +12,7 @@ from pathlib import Path
 from defdip import __version__
 from defdip.cli.commands import scenarios_from
 from defdip.core.errors import DefdipError, InputError, resource_error
-from defdip.core.resources import scenario_path, shipped_scenarios
+from defdip.core.resources import other_shipped_scenarios, scenario_path, shipped_scenarios
 from defdip.core.resources import model_path
 
 
@@ -168,6 +168,13 @@ def cmd_scenarios(args) -> int:
     for path in shipped_scenarios():
         scenario = load_scenario(path)
         print(f"{path.stem}\n" + textwrap.indent(textwrap.fill(scenario.description, 88), "    "))
+    others = other_shipped_scenarios()
+    if others:
+        print("\nScenarios of the other shipped models (run by name as well):")
+    for path in others:
+        scenario = load_scenario(path)
+        print(f"{path.stem} ({scenario.model.name})\n"
+              + textwrap.indent(textwrap.fill(scenario.description, 88), "    "))
     return 0
 
 

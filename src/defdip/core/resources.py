@@ -33,8 +33,13 @@ EVENTS_FILE = DATA_DIR / "events.csv"
 
 
 def shipped_scenarios() -> list[Path]:
-    """The shipped scenario files, sorted by name."""
+    """The shipped scenario files of the default model, sorted by name."""
     return sorted(SCENARIO_DIR.glob("*.yaml"))
+
+
+def other_shipped_scenarios() -> list[Path]:
+    """The shipped scenarios of other models, one folder per model (``scenarios/partners/``)."""
+    return sorted(SCENARIO_DIR.glob("*/*.yaml"))
 
 
 def scenario_path(arg: str | Path) -> Path:
@@ -49,6 +54,10 @@ def scenario_path(arg: str | Path) -> Path:
     name = path.name if path.suffix == ".yaml" else f"{path.name}.yaml"
     if path.parent in (Path("."), Path("scenarios")) and (SCENARIO_DIR / name).is_file():
         return SCENARIO_DIR / name
+    if path.parent in (Path("."), Path("scenarios")):  # a scenario of another shipped model, by name
+        for other in other_shipped_scenarios():
+            if other.name == name:
+                return other
     return path
 
 
@@ -78,7 +87,7 @@ def missing_scenario(arg: str | Path) -> str:
     """Why ``arg`` names no scenario: not a file, and (with a "did you mean") not a shipped name."""
     import difflib
 
-    names = [p.stem for p in shipped_scenarios()]
+    names = [p.stem for p in shipped_scenarios() + other_shipped_scenarios()]
     stem = Path(arg).stem if Path(arg).suffix == ".yaml" else Path(arg).name
     close = difflib.get_close_matches(stem, names, n=2, cutoff=0.7)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
