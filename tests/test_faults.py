@@ -162,11 +162,28 @@ def leftovers(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-@pytest.mark.slow
-def test_full_disk_during_a_sweep_is_one_line_and_leaves_no_temporary_file(small_disk):
+def test_a_sweep_the_disk_cannot_hold_is_refused_before_anything_is_written(small_disk):
     disk = small_disk("3m")
     done = subprocess.run([*PYTHON, "sweep", "baseline", "--method", "mc", "--samples", "3000", "-o", "t"],
                           cwd=disk, capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "defdip: error: -o t: the sweep needs about 27,840,000 bytes (3,000 runs) and the disk has "
+        f"{3 * 2 ** 20:,} free; free some space, give -o a folder on another disk or use fewer --samples"]
+    assert leftovers(disk) == []
+
+
+# The same sweep with the estimate switched off, so the disk fills while chunks are written (the
+# estimate is rough: another program may fill the disk during a sweep).
+WITHOUT_ESTIMATE = ("import sys; import defdip.io.sweep_folder as f; f.check_free_space = lambda *a: None; "
+                    "from defdip.cli.main import main; sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.mark.slow
+def test_full_disk_during_a_sweep_is_one_line_and_leaves_no_temporary_file(small_disk):
+    disk = small_disk("3m")
+    done = subprocess.run([sys.executable, "-c", WITHOUT_ESTIMATE, "sweep", "baseline", "--method", "mc",
+                           "--samples", "3000", "-o", "t"], cwd=disk, capture_output=True, text=True, check=False)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("defdip: error: no space left on the device")
     assert "finished chunks are kept in t/baseline-mc.partial" in done.stderr

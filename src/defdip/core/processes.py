@@ -153,7 +153,8 @@ def _sigint_blocked():
 
 
 def _serve(connection, function) -> None:
-    """A worker's loop: ignore Ctrl-C (the parent ends the worker), answer tasks until the pipe closes."""
+    """A worker's loop: ignore Ctrl-C (the parent ends the worker), answer tasks until the pipe
+    closes, from either end (a closed pipe while answering would print a traceback otherwise)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -162,7 +163,11 @@ def _serve(connection, function) -> None:
             task = connection.recv()
         except (EOFError, OSError):
             return
-        connection.send(_call(function, task))
+        answer = _call(function, task)
+        try:
+            connection.send(answer)
+        except OSError:  # the pool closed its end (Ctrl-C, or an error elsewhere): nobody is listening
+            return
 
 
 def _call(function, task) -> tuple:
