@@ -100,6 +100,6 @@ def test_good_file_parses(tmp_path):
 
 
 def test_shipped_checks_cover_every_loop_and_driver():
-    checks = load_checks(ROOT / "models" / "checks.yaml")
+    checks = load_checks(ROOT / "models" / "iran_russia.checks.yaml")
     assert len(checks) >= 15
     assert all(names for names in coverage(checks).values())

@@ -222,7 +222,7 @@ def _broken(tmp_path, old, new):
 ], ids=["R1 sign flipped", "missing bound"])
 def test_broken_model_fails_the_named_check(tmp_path, old, new, failing):
     path = _broken(tmp_path, old, new)
-    checks = [c for c in load_checks(ROOT / "models" / "checks.yaml", path) if c.name == failing]
+    checks = [c for c in load_checks(ROOT / "models" / "iran_russia.checks.yaml", path) if c.name == failing]
     (result,) = run_checks(checks, scenario_from_model(path), engine="pysd")
     assert not result.passed
     (good,) = run_checks(checks, scenario_from_model(MODEL), engine="pysd")

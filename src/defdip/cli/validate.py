@@ -19,7 +19,8 @@ def register(subparsers) -> None:
                               description="Run the model's tests; exit 1 if any fails.")
     p.add_argument("scenario", nargs="?", type=scenario_path,
                    help="scenario file or shipped scenario name (default: baseline)")
-    p.add_argument("--checks", help="reality checks file (default: models/checks.yaml)")
+    p.add_argument("--checks", help="reality checks file (default: the model's own, NAME.checks.yaml beside NAME.mdl; "
+                   "none there: the checks part is skipped)")
     p.add_argument("--model", type=model_path, help="validate this .mdl with its own settings instead of a scenario")
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                    help=f"parent folder: writes DIR/{VALIDATE_FOLDER} (default: {DEFAULT_OUTPUT})")
@@ -62,7 +63,7 @@ def _scenario(path, model):
 
 def _validate(args: argparse.Namespace) -> int:
     from defdip.core.errors import InputError
-    from defdip.core.resources import CHECKS_FILE
+    from defdip.core.resources import checks_file
     from defdip.figures.plotting import save_figure
     from defdip.figures.validation import model_vs_data
     from defdip.io.folders import atomic_folder, check_writable, write_json
@@ -73,12 +74,14 @@ def _validate(args: argparse.Namespace) -> int:
     for s in skip:
         if s not in PARTS:
             raise InputError(f"--skip: unknown part {s!r}; allowed: {', '.join(PARTS)}")
-    if args.model and not args.checks:
-        skip += ("checks",)  # the shipped checks name the shipped model's loops and drivers, not this one's
-    checks = Path(args.checks) if args.checks else CHECKS_FILE
-    if not checks.is_file() and "checks" not in skip:
-        raise InputError(f"--checks: {checks}: file not found")
     scenario = _scenario(args.scenario, args.model)
+    checks = Path(args.checks) if args.checks else checks_file(scenario.model)
+    if args.checks and not checks.is_file():
+        raise InputError(f"--checks: {checks}: file not found")
+    if not checks.is_file() and "checks" not in skip:
+        print(f"no reality checks for {scenario.model.name} ({checks.name} beside it, or --checks FILE); "
+              "the checks part is skipped")
+        skip += ("checks",)
     engine = _engine(args.engine)
     target = args.output / VALIDATE_FOLDER
     check_writable(target, args.force, kind="validate")

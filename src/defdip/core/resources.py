@@ -25,7 +25,15 @@ SCENARIO_DIR = shipped("scenarios")
 DATA_DIR = shipped("data")
 DEFAULT_MODEL = MODELS_DIR / "iran_russia.mdl"
 BASELINE = SCENARIO_DIR / "baseline.yaml"
-CHECKS_FILE = MODELS_DIR / "checks.yaml"
+
+
+def checks_file(model: str | Path) -> Path:
+    """A model's reality checks: ``NAME.checks.yaml`` beside ``NAME.mdl`` (read by ``defdip validate``)."""
+    model = Path(model)
+    return model.with_name(f"{model.stem}.checks.yaml")
+
+
+CHECKS_FILE = checks_file(DEFAULT_MODEL)
 IMPACT_MATRIX = MODELS_DIR / "impact_matrix.csv"
 IMPACT_MAPPING = MODELS_DIR / "impact_matrix_mapping.yaml"
 SERIES_FILE = DATA_DIR / "series.csv"

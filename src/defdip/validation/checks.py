@@ -1,6 +1,6 @@
 """Reality checks: declarative statements about the model's behaviour, and their verdicts.
 
-A checks file (``models/checks.yaml``) lists checks. Each names a *condition* (a scenario,
+A checks file (``models/iran_russia.checks.yaml``) lists checks. Each names a *condition* (a scenario,
 constants set on it, time-varying test inputs) and *predicates* over time windows on
 variables ("with ``war start year`` = 2100, Arms Transfers Iran to Russia stays below 0.05
 through 2035"). Parsing validates everything before anything runs; the predicates are

@@ -1,6 +1,6 @@
 """Reading a checks file: the parsing and validation stage of the reality checks.
 
-Turns ``models/checks.yaml`` into frozen :class:`Check` objects (a :class:`Condition` and
+Turns ``models/iran_russia.checks.yaml`` into frozen :class:`Check` objects (a :class:`Condition` and
 the :class:`Predicate` objects that must hold under it), validating every key, number, choice
 and variable name before anything runs; also which named loops and external drivers the
 checks cover. Nothing here simulates or judges: :mod:`defdip.validation.checks` evaluates the
@@ -162,8 +162,11 @@ def load_checks(path, model: Path = DEFAULT_MODEL) -> tuple[Check, ...]:
 
 
 def _known_covers(model: Path) -> tuple[str, ...]:
-
-    return tuple(label.split()[0] for label in named_loops(model)) + tuple(DRIVERS)
+    """The model's named loops and the external drivers it has (one of a driver's constants)."""
+    info = model_info(model)
+    has = {name.lower() for name in info.variables}
+    drivers = tuple(d for d, constants in DRIVERS.items() if any(c.lower() in has for c in constants))
+    return tuple(label.split()[0] for label in named_loops(model)) + drivers
 
 
 def coverage(checks, model: Path = DEFAULT_MODEL) -> dict[str, list[str]]:
