@@ -89,3 +89,18 @@ def test_loop_dominance_runs_per_partner_and_every_named_loop_resolves(tmp_path)
     assert summary["named_loops_not_found"] == {}
     named = set(summary["named_loops"])
     assert {"R7 alliance[Iran]", "R7 alliance[DPRK]"} <= named
+
+
+def test_dt_convergence_of_the_partner_model_compares_each_partners_outcomes():
+    """`defdip validate partners_baseline`'s convergence part judges each element's verdict
+    outcomes (not the single-partner model's indicators, which this model does not have)."""
+    from defdip.validation.validate import convergence
+
+    scenario = load_scenario(SCENARIO_DIR / "partners" / "partners_baseline.yaml")
+    rows = {r.name: r for r in convergence(scenario, engine="ensemble", halvings=1)}
+    assert {"transition year[Iran]", "transition year[DPRK]", "Strategic Commitment[Iran]@2030",
+            "Strategic Commitment[DPRK]@2030", "strategic by 2030[DPRK]"} <= set(rows)
+    dprk = rows["transition year[DPRK]"].numbers["values"]
+    assert all(v is not None for v in dprk)  # the DPRK element turns strategic at dt and at dt/2
+    assert rows["transition year[Iran]"].numbers["values"] == [None, None]
+    assert all(r.passed for r in rows.values()), [r.name for r in rows.values() if not r.passed]

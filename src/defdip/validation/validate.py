@@ -350,15 +350,47 @@ def timing(frame: pd.DataFrame, event: EventTiming) -> TestResult:
 
 # --- convergence -------------------------------------------------------------------------------
 
-def indicators(frame: pd.DataFrame, start: float) -> dict[str, float]:
-    """The summary's numbers, flat: ``name@year``, the cumulative value, years to transition."""
+def indicators(frame: pd.DataFrame, start: float, info=None) -> dict[str, float]:
+    """The summary's numbers, flat: ``name@year``, the cumulative value, years to transition.
+
+    A model with none of the case's indicators (the two-partner model, whose are per element)
+    is judged, given ``info``, on the outcomes a sweep reports by default for it
+    (:func:`default_outcomes`: each element's transition year and verdict variables at the
+    verdict years), transition years as years after the start.
+    """
     summary = summarise(frame, "run")
+    if info is not None and not any(v is not None for by_year in summary["indicators"].values()
+                                    for v in by_year.values()):
+        return _default_outcome_values(frame, start, info) or _flat(summary, start)
+    return _flat(summary, start)
+
+
+def _flat(summary: dict, start: float) -> dict[str, float]:
     flat = {f"{name}@{year}": value for name, by_year in summary["indicators"].items()
             for year, value in by_year.items()}
     flat["cumulative_ri_value_2010_2024"] = summary["cumulative_ri_value_2010_2024"]
     ty = summary["transition_year"]
     flat["transition_year"] = None if ty is None else ty - start
     return flat
+
+
+def _default_outcome_values(frame: pd.DataFrame, start: float, info) -> dict[str, float | None]:
+    from defdip.analysis.outcomes import default_outcomes, evaluate, parse_outcomes
+
+    outcomes = parse_outcomes(default_outcomes(info), info)
+    time = frame.index.to_numpy(float)
+    data = {c: frame[c].to_numpy(float)[None, :] for c in frame.columns}
+    needed = {o.needs for o in outcomes if o.needs} | {o.variable for o in outcomes if o.kind == "value"}
+    if not needed <= set(data):
+        return {}
+    out = {}
+    for o in outcomes:
+        value = float(evaluate([o], time, data)[o.spec][0])
+        if o.kind == "transition":
+            out[o.spec] = None if np.isnan(value) else value - start
+        else:
+            out[o.spec] = value
+    return out
 
 
 def converged(a: float | None, b: float | None, tol: float, floor: float) -> bool:
@@ -409,16 +441,17 @@ def convergence(scenario, engine: str | None = None, halvings: int = 2) -> list[
     """
 
     engine = engine or default_engine()
+    info = model_info(scenario.model)
     runs, annual = [], []
     for k in range(halvings + 1):
         time = dataclasses.replace(scenario.time, dt=scenario.time.dt / 2 ** k)
         frame = simulate(dataclasses.replace(scenario, time=time), engine).trajectories
-        runs.append(indicators(frame, scenario.time.start))
+        runs.append(indicators(frame, scenario.time.start, info))
         annual.append(annual_flows(frame))
     rows = []
     for name in runs[0]:
         values = [r.get(name) for r in runs]
-        floor = scenario.time.saveper if name == "transition_year" else CONVERGENCE_FLOOR
+        floor = scenario.time.saveper if name.startswith("transition") else CONVERGENCE_FLOOR
         ok = all(converged(a, b, CONVERGENCE_TOL, floor) for a, b in zip(values, values[1:]))
         change = max((abs(a - b) / max(abs(b), 1e-12) for a, b in zip(values, values[1:])
                       if a is not None and b is not None), default=0.0)
