@@ -87,8 +87,20 @@ def test_loop_dominance_runs_per_partner_and_every_named_loop_resolves(tmp_path)
     assert main(["dominance", "partners_baseline", "-o", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "partners_baseline" / "summary.json").read_text(encoding="utf-8"))
     assert summary["named_loops_not_found"] == {}
-    named = set(summary["named_loops"])
-    assert {"R7 alliance[Iran]", "R7 alliance[DPRK]"} <= named
+    named = {label.split("[")[0] for label in summary["named_loops"]}
+    header = {"R1 reciprocity", "R2 shared isolation", "R3 commitment", "R4 crisis solidarity",
+              "R5 institutional deepening", "R6 need", "R7 alliance", "R8 need to commitment",
+              "B1 sanctions gate", "B2 Russian balancing", "B3 localisation"}
+    assert named == header  # loops through a second dimension (munition, channel) included
+    # the two partners side by side in the two years before the first transition (DPRK's)
+    contrast = summary["elements"]
+    start, end = contrast["window"]
+    assert 2024.0 <= end <= 2025.5 and end - start == 2.0
+    loops = contrast["loops"]
+    assert set(loops) == header and all(set(by) == {"Iran", "DPRK"} for by in loops.values())
+    assert loops["R3 commitment"]["DPRK"]["mean_abs_relative"] > loops["R3 commitment"]["Iran"]["mean_abs_relative"]
+    table = (tmp_path / "partners_baseline" / "elements.csv").read_text(encoding="utf-8").splitlines()
+    assert table[0] == "loop,element,variant,start,end,mean_abs_relative,mean_loop_score,share_dominant"
 
 
 def test_dt_convergence_of_the_partner_model_compares_each_partners_outcomes():

@@ -424,3 +424,21 @@ def test_write_structure_figure(tmp_path, suffix, magic):
         from matplotlib.image import imread
 
         assert imread(out).shape[:2] == (1400, 2300)  # the 23 x 14 inch layout at 100 dpi
+
+
+def test_a_documented_loop_through_two_dimensions_is_one_loop_per_consistent_combination():
+    """``Supply[partner, munition] -> Reliance[partner] -> Supply``: one loop per partner and
+    munition, each element of a dimension the same along the loop; never Iran's reliance with
+    North Korea's supply."""
+    import networkx as nx
+
+    from defdip.analysis.structure import per_element
+
+    graph = nx.DiGraph()
+    for p in ("Iran", "DPRK"):
+        for m in ("artillery", "strike"):
+            graph.add_edge(f"Supply[{p},{m}]", f"Reliance[{p}]")
+            graph.add_edge(f"Reliance[{p}]", f"Supply[{p},{m}]")
+    loops = per_element(graph, "R6 need", ["Supply", "Reliance"])
+    assert loops == {f"R6 need[{p},{m}]": [f"Supply[{p},{m}]", f"Reliance[{p}]"]
+                     for p in ("Iran", "DPRK") for m in ("artillery", "strike")}

@@ -200,28 +200,64 @@ def per_element(graph: nx.DiGraph, label: str, chain: list[str]) -> dict[str, li
 
     The convention, for a graph whose nodes are elements (``Trust[Iran]``): a chain element
     written with its subscripts (``Trust[Iran]``) stands for that element; one written without
-    them (``Trust``) stands for every element, so the loop is read once per element of the
-    subscripted variables it names, as ``"R1 reciprocity[Iran]"``, ``"R1 reciprocity[DPRK]"``,
-    each through the same element of each (a scalar variable in the chain is shared). A
-    chain of scalars only, or one with every element written, is the loop itself.
+    them (``Trust``) stands for every element, so the loop is read once per combination of
+    elements of the subscripted variables it names, each element of a dimension the same
+    throughout: ``"R5 institutional deepening[Iran]"``, ``"...[DPRK]"``; a loop that also runs
+    through ``Supplies to Russia[partner, munition]`` is one loop per partner and munition,
+    ``"R6 need[Iran,artillery]"`` (a scalar variable in the chain is shared). A chain of
+    scalars only, or one with every element written, is the loop itself.
 
     Returns
     -------
     dict
-        Label -> chain, one entry per element (or the loop itself).
+        Label -> chain, one entry per combination of elements (or the loop itself).
     """
     bases: dict[str, dict[tuple, str]] = {}
     for node in graph:
         base, subscripts = split_flat_name(node)
         if subscripts:
             bases.setdefault(canonical(base), {})[subscripts] = node
-    loose = [name for name in chain if canonical(name) in bases and canonical(name) not in
-             {canonical(n) for n in graph}]
+    loose = list(dict.fromkeys(name for name in chain if canonical(name) in bases
+                               and canonical(name) not in {canonical(n) for n in graph}))
     if not loose:
         return {label: chain}
-    suffixes = [s for s in bases[canonical(loose[0])] if all(s in bases[canonical(n)] for n in loose)]
-    return {f"{label}[{','.join(s)}]": [bases[canonical(n)][s] if n in loose else n for n in chain]
-            for s in suffixes}
+    dimension = _dimensions(bases)
+    out = {}
+    for picked in _consistent(loose, [list(bases[canonical(n)].items()) for n in loose], dimension, {}):
+        elements = list(dict.fromkeys(e for subscripts, _ in picked.values() for e in subscripts))
+        out[f"{label}[{','.join(elements)}]"] = [picked[n][1] if n in picked else n for n in chain]
+    return out
+
+
+def _dimensions(bases: dict[str, dict[tuple, str]]) -> dict[str, int]:
+    """Element -> its dimension, numbered: elements that share a position of some variable's
+    subscripts belong together (found from the graph's names alone)."""
+    parent: dict[str, str] = {}
+
+    def root(e):
+        while parent.setdefault(e, e) != e:
+            e = parent[e]
+        return e
+
+    for tuples in bases.values():
+        for position in zip(*tuples):
+            for e in position[1:]:
+                parent[root(e)] = root(position[0])
+    roots = {}
+    return {e: roots.setdefault(root(e), len(roots)) for e in list(parent)}
+
+
+def _consistent(loose, options, dimension, chosen):
+    """Every pick of one node per loose variable whose elements agree in each dimension."""
+    if not loose:
+        yield {}
+        return
+    for subscripts, node in options[0]:
+        mine = {dimension[e]: e for e in subscripts}
+        if any(chosen.get(d, e) != e for d, e in mine.items()):
+            continue
+        for rest in _consistent(loose[1:], options[1:], dimension, {**chosen, **mine}):
+            yield {loose[0]: (subscripts, node), **rest}
 
 
 def _split_names(text: str, index: dict[str, str]) -> list[str] | None:

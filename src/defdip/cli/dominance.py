@@ -47,4 +47,11 @@ def cmd_dominance(args) -> int:
         for label, loop in summary["named_loops"].items():
             share = loop["share_dominant"] or 0.0
             print(f"  {label} ({loop['polarity']}): dominant at {100 * share:.0f}% of saved times")
+        if "elements" in summary:
+            start, end = summary["elements"]["window"]
+            print(f"  named loops element by element, {start:g}-{end:g} (mean |relative score|; elements.csv):")
+            for loop, by in summary["elements"]["loops"].items():
+                shown = ", ".join(f"{e} {v['mean_abs_relative']:.2g}" if v["mean_abs_relative"] is not None
+                                  else f"{e} -" for e, v in by.items())
+                print(f"    {loop}: {shown}")
     return 0

@@ -21,6 +21,8 @@ from defdip.figures.dominance import write_dominance_figure
 from defdip.io.folders import atomic_folder, check_writable, write_json
 from defdip.io.provenance import provenance
 
+CONTRAST_YEARS = 2.0  # [Year] how far before a transition the elements' loops are compared
+
 CONVENTIONS = {
     "formulas": "Schoenberg, Hayward & Eberlein (2023), System Dynamics Review 39(2): link score "
                 "|dx z / dz| sign(dx z / dx); flows aggregated into each stock's net flow; loop score = product "
@@ -59,6 +61,12 @@ def dominance_to_folder(scenario: Scenario, out_dir: Path, loops="named", force:
     with atomic_folder(target, force, kind="dominance") as work:
         write_tables(work, result, selected)
         summary = summary_of(result, selected)
+        window = contrast_window(scenario, result.time)
+        if window is not None:
+            contrast = result.by_element(window)
+            contrast.to_csv(work / "elements.csv", index=False, float_format="%.6g")
+            summary["elements"] = {"window": list(window), "window_rule": WINDOW_RULE,
+                                   "loops": _contrast_summary(contrast)}
         write_json(work / "summary.json", summary)
         labels = {result.loops.ids[i]: result.loops.ids[i] for i in selected if result.loops.named[i]}
         relative = {result.loops.ids[i]: result.relative_score[i, 0] for i in selected
@@ -96,6 +104,39 @@ def summary_of(result: Dominance, selected) -> dict:
             "links_scored": len(result.link_score), "partitions": len(set(partitions.tolist())),
             "main_partition": main, "named_loops": named, "named_loops_not_found": result.loops.unmatched,
             "periods": result.periods(0).to_dict(orient="records"), "conventions": CONVENTIONS}
+
+
+WINDOW_RULE = (f"the {CONTRAST_YEARS:g} years before the first element's transition to the strategic phase "
+               "(the whole run when none turns strategic)")
+
+
+def contrast_window(scenario: Scenario, time: np.ndarray) -> tuple[float, float] | None:
+    """The window in which a subscripted phase's elements are compared (:data:`WINDOW_RULE`);
+    ``None`` for a model without a phase per element."""
+    from defdip.analysis.phases import transition_year
+    from defdip.core.model import model_info
+
+    variables = model_info(scenario.model).variables
+    if PHASE not in variables or len(variables[PHASE].columns) < 2:
+        return None
+    frame = simulate(scenario, "ensemble").trajectories
+    years = [transition_year(frame.index.to_numpy(float), frame[c].to_numpy(float))
+             for c in variables[PHASE].columns]
+    years = [y for y in years if y is not None]
+    if not years:
+        return float(time[0]), float(time[-1])
+    first = min(years)
+    return max(float(time[0]), first - CONTRAST_YEARS), first
+
+
+def _contrast_summary(contrast) -> dict:
+    """Loop -> element -> the mean over the loop's variants (munitions, channels) and their number."""
+    out: dict = {}
+    for (loop, element), group in contrast.groupby(["loop", "element"], sort=False):
+        out.setdefault(loop, {})[element] = {
+            "mean_abs_relative": _num(group["mean_abs_relative"].mean()),
+            "mean_loop_score": _num(group["mean_loop_score"].mean()), "variants": len(group)}
+    return out
 
 
 def _num(x):
