@@ -241,8 +241,9 @@ def _dimensions(bases: dict[str, dict[tuple, str]]) -> dict[str, int]:
 
     for tuples in bases.values():
         for position in zip(*tuples):
+            first = root(position[0])  # a dimension of one element is a dimension too
             for e in position[1:]:
-                parent[root(e)] = root(position[0])
+                parent[root(e)] = first
     roots = {}
     return {e: roots.setdefault(root(e), len(roots)) for e in list(parent)}
 
