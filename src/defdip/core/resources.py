@@ -60,12 +60,10 @@ def scenario_path(arg: str | Path) -> Path:
     if path.exists():
         return path
     name = path.name if path.suffix == ".yaml" else f"{path.name}.yaml"
-    if path.parent in (Path("."), Path("scenarios")) and (SCENARIO_DIR / name).is_file():
-        return SCENARIO_DIR / name
-    if path.parent in (Path("."), Path("scenarios")):  # a scenario of another shipped model, by name
-        for other in other_shipped_scenarios():
-            if other.name == name:
-                return other
+    if path.parent in (Path("."), Path("scenarios")):  # a shipped name: the default model's, then others'
+        for shipped_file in [SCENARIO_DIR / name, *other_shipped_scenarios()]:
+            if shipped_file.name == name and shipped_file.is_file():
+                return shipped_file
     return path
 
 

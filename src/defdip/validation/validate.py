@@ -383,14 +383,10 @@ def _default_outcome_values(frame: pd.DataFrame, start: float, info) -> dict[str
     needed = {o.needs for o in outcomes if o.needs} | {o.variable for o in outcomes if o.kind == "value"}
     if not needed <= set(data):
         return {}
-    out = {}
-    for o in outcomes:
-        value = float(evaluate([o], time, data)[o.spec][0])
-        if o.kind == "transition":
-            out[o.spec] = None if np.isnan(value) else value - start
-        else:
-            out[o.spec] = value
-    return out
+    values = {spec: float(v[0]) for spec, v in evaluate(outcomes, time, data).items()}
+    kinds = {o.spec: o.kind for o in outcomes}
+    return {spec: (None if np.isnan(v) else v - start) if kinds[spec] == "transition" else v
+            for spec, v in values.items()}
 
 
 def converged(a: float | None, b: float | None, tol: float, floor: float) -> bool:
