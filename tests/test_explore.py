@@ -1,4 +1,6 @@
 """`defdip explore` without a browser: controls, checked settings, band, overlays, saving, the page's callbacks."""
+import errno
+import os
 import re
 import sys
 
@@ -97,12 +99,18 @@ def test_slider_steps_are_round(low, high, step):
 
 # --- settings: checked as `defdip run --set` checks them ----------------------------------------------
 
+def in_page_words(message: str) -> str:
+    """The CLI's message as the page words it: the page has no `--set` option, it has settings."""
+    assert message.startswith("--set ")
+    return "setting " + message.removeprefix("--set ")
+
+
 @pytest.mark.parametrize("typed", ["2200", "abc", "nan", "2009"])
 def test_a_refused_value_gives_the_clis_message_and_changes_nothing(base, capsys, typed):
     settings = Settings(base)
     with pytest.raises(InputError) as refused:
         settings.set("war end year", typed)
-    assert str(refused.value) == cli_error(capsys, "--set", f"war end year={typed}", "-o", "unused")
+    assert str(refused.value) == in_page_words(cli_error(capsys, "--set", f"war end year={typed}", "-o", "unused"))
     assert dict(settings.changed) == {} and settings.scenario is base
 
 
@@ -261,11 +269,30 @@ def test_page_typed_value_reruns_and_refuses_out_of_range(page, capsys):
     assert page.run.transition is None and "id='transition-text'>none<" in page.keys.object
     assert war_end.slider.value == 2025
     war_end.text.value = "2200"
-    expected = cli_error(capsys, "--set", "war end year=2200", "-o", "unused")
+    expected = in_page_words(cli_error(capsys, "--set", "war end year=2200", "-o", "unused"))
     assert expected.replace("'", "&#x27;") in page.message.object
     assert war_end.text.value == "2025" and page.settings.changed["war end year"] == 2025  # unchanged
     war_end.reset.clicks += 1
     assert page.run.transition is not None and war_end.text.value == "2100"
+
+
+def test_page_save_refusals_replace_the_last_message_and_leave_no_file(page, tmp_path, monkeypatch):
+    page.save_yaml.clicks += 1  # the default name: saved
+    assert "saved" in page.message.object and len(list(tmp_path.glob("*.yaml"))) == 1
+    page.save_name.value = "x" * 300  # longer than a file name can be (item 13)
+    page.save_yaml.clicks += 1
+    assert "300 characters long; use at most 120" in page.message.object and "saved" not in page.message.object
+    page.save_fig.clicks += 1
+    assert "300 characters long" in page.message.object
+    page.save_name.value = "fine"
+
+    def disk_full(*args, dir=None, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dir))
+
+    monkeypatch.setattr("defdip.io.folders.tempfile.mkstemp", disk_full)
+    page.save_yaml.clicks += 1  # a full disk: one line in the page, not a traceback in the log
+    assert f"{tmp_path}: No space left on device; nothing was saved" in page.message.object
+    assert [p.name for p in tmp_path.iterdir()] == [f"{page.settings.base.name}_explored.yaml"]
 
 
 def test_page_groups_open_lazily_and_keep_changes(page):
@@ -520,8 +547,8 @@ def test_an_elements_setting_is_checked_as_run_set_checks_it(regions, capsys):
     assert dict(settings.changed) == {}
     with pytest.raises(InputError) as refused:
         settings.set("contact rate[r2]", -1)
-    assert str(refused.value) == cli_error(capsys, "--model", str(BASS_REGIONS), "--set", "contact rate[r2]=-1",
-                                           "-o", "unused")
+    assert str(refused.value) == in_page_words(cli_error(capsys, "--model", str(BASS_REGIONS), "--set",
+                                                         "contact rate[r2]=-1", "-o", "unused"))
     with pytest.raises(InputError, match="no such element"):
         settings.set("contact rate[r9]", 1)
 

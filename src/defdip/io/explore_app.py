@@ -50,6 +50,7 @@ from defdip.io.explore_state import (
     load_overlay,
     loop_dominance,
     run_once,
+    save_error,
     save_figure_files,
     save_scenario,
     shipped_names,
@@ -389,8 +390,8 @@ class ExplorerPage:
         try:
             path, scenario = save_scenario(self.settings, self.config.save_dir, self.save_name.value,
                                            self.overwrite.value)
-        except InputError as exc:
-            self._show_message(str(exc), error=True)
+        except (InputError, OSError) as exc:
+            self._show_message(save_error(exc), error=True)
             return
         self._show_message(f"saved {path} ({len(scenario.constants)} constants set; read back by the scenario "
                            f"loader); run it with: defdip run {path}", error=False)
@@ -399,8 +400,8 @@ class ExplorerPage:
         try:
             paths = save_figure_files(self.run, self.settings.scenario, self.config.save_dir,
                                       self.save_name.value, self.overwrite.value)
-        except InputError as exc:
-            self._show_message(str(exc), error=True)
+        except (InputError, OSError) as exc:
+            self._show_message(save_error(exc), error=True)
             return
         self._show_message("saved " + " and ".join(str(p) for p in paths), error=False)
 

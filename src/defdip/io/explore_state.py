@@ -42,7 +42,7 @@ from defdip.io.pipeline import figure_spec
 from defdip.sweep.sampling import build_problem, unit_sample
 
 ENGINE = "ensemble"  # the compiled engine: a run costs milliseconds, so every change re-runs the model
-WHERE = "--set"  # error messages read as `defdip run --set NAME=VALUE` gives them
+WHERE = "setting"  # the page's messages are the CLI's (`defdip run --set NAME=VALUE`) in the page's words
 OTHER_GROUP = "Other constants"
 BAND_RUNS = 200
 BAND_PERCENTILES = (5.0, 50.0, 95.0)
@@ -53,6 +53,7 @@ SLIDER_STEPS = 100  # a slider moves over its range in about this many steps
 GROUP_HEADER = re.compile(r"^\*{3,}[ \t]*\r?\n[ \t]*\.([^\r\n]+?)[ \t]*\r?\n\*{3,}~", re.MULTILINE)
 SKETCH_MARK = "\\\\\\---///"  # where the equations end and the sketch begins
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+MAX_FILE_NAME = 120  # characters; file systems allow 255 bytes for a name with its suffix
 
 
 # --- controls -----------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ def _declared_as(info, var):
 
 
 def parse_typed(name: str, text: str) -> float:
-    """A typed value as a number, refused as ``--set NAME=TEXT`` refuses it."""
+    """A typed value as a number, refused as ``--set NAME=TEXT`` refuses it (in the page's words)."""
     try:
         return float(text)
     except ValueError:
@@ -512,14 +513,27 @@ def target_file(folder: Path, name: str, suffix: str) -> Path:
     Raises
     ------
     InputError
-        For a name with a path in it or characters other than letters, digits, space, ``_-.``.
+        For a name with a path in it, characters other than letters, digits, space, ``_-.``,
+        or more than ``MAX_FILE_NAME`` characters.
     """
     name = name.strip()
     name = name.removesuffix(suffix)
     if not FILE_NAME.match(name) or ".." in name:
         raise InputError(f"save: {name!r} is not a file name; use letters, digits, spaces, '_', '-' or '.', "
                          f"no folders (files go to {folder})")
+    if len(name) > MAX_FILE_NAME:
+        raise InputError(f"save: the name is {len(name)} characters long; use at most {MAX_FILE_NAME} "
+                         f"(files go to {folder})")
     return Path(folder) / f"{name}{suffix}"
+
+
+def save_error(exc: Exception) -> str:
+    """The page's one line for a save that failed: a refusal as it is, a system error by its file and cause
+    (a full disk, a folder that cannot be written), never a traceback."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"save: {where}{exc.strerror or exc}; nothing was saved"
+    return str(exc)
 
 
 def scenario_text(settings: Settings, target: Path) -> str:
