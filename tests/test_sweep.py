@@ -77,11 +77,11 @@ def test_sweep_writes_the_documented_files(tmp_path):
                  "--outcome", "transition year", "--outcome", "Mutual Trust@2030",
                  "--engine", FAST, "-o", str(tmp_path)])
     assert code == 0
-    folder = tmp_path / "committed-sobol"
+    folder = tmp_path / "committed-sobol-seed3"  # a seed other than 0 is part of the name
     for name in ("samples.csv", "outcomes.csv", "indices.csv", "percentiles.nc", "summary.json",
                  "manifest.json", "fan.png", "fan.svg", "sobol.png", "transition.png"):
         assert (folder / name).is_file(), name
-    assert not (tmp_path / "committed-sobol.partial").exists()
+    assert not (tmp_path / "committed-sobol-seed3.partial").exists()
     constants = ["war fatigue rate", "strategic threshold"]
     samples, experiments = read_exact(folder / "samples.csv"), read_exact(folder / "outcomes.csv")
     assert list(samples.columns) == constants and len(samples) == 8 * (2 * 2 + 2)
@@ -140,7 +140,8 @@ def test_same_seed_identical_other_seed_not(tmp_path, reference):
 
 def test_resume_keeps_good_chunks_and_redoes_bad_ones(tmp_path, reference):
     p = plan()
-    partial = tmp_path / "baseline-mc.partial"
+    partial = tmp_path / f"{p.folder_name}.partial"
+    assert p.folder_name == "baseline-mc-seed5"  # a seed other than 0 is part of the name
     from defdip.io.sweep_folder import prepare_folder
     prepare_folder(p, tmp_path, force=False)
     paths = run_chunks(p, partial)
@@ -148,7 +149,7 @@ def test_resume_keeps_good_chunks_and_redoes_bad_ones(tmp_path, reference):
     paths[2].unlink()
     before = paths[0].stat().st_mtime_ns
     assert_identical(contents(run_sweep(p, tmp_path, figures=False)), reference)
-    assert (tmp_path / "baseline-mc" / RESULTS_DIR / "chunk-00000.nc").stat().st_mtime_ns == before
+    assert (tmp_path / p.folder_name / RESULTS_DIR / "chunk-00000.nc").stat().st_mtime_ns == before
 
 
 def test_killed_sweep_resumes_identical(tmp_path):
@@ -158,7 +159,7 @@ def test_killed_sweep_resumes_identical(tmp_path):
             "--no-figures"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(args + ["-o", str(killed)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    chunks = killed / "baseline-mc.partial" / RESULTS_DIR
+    chunks = killed / "baseline-mc-seed2.partial" / RESULTS_DIR
     deadline = time.monotonic() + 120
     while not list(chunks.glob("chunk-*.nc")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -166,11 +167,11 @@ def test_killed_sweep_resumes_identical(tmp_path):
     proc.wait()
     done = list(chunks.glob("chunk-*.nc"))
     assert 1 <= len(done) < 6, "the sweep should have been killed midway"
-    assert not (killed / "baseline-mc").exists()
+    assert not (killed / "baseline-mc-seed2").exists()
     subprocess.run(args + ["-o", str(killed)], check=True, capture_output=True)
     whole = tmp_path / "whole"
     subprocess.run(args + ["-o", str(whole)], check=True, capture_output=True)
-    assert_identical(contents(killed / "baseline-mc"), contents(whole / "baseline-mc"))
+    assert_identical(contents(killed / "baseline-mc-seed2"), contents(whole / "baseline-mc-seed2"))
 
 
 def test_workers_identical_to_local(tmp_path, reference):
@@ -210,12 +211,12 @@ def test_existing_folder_and_foreign_partial_exit_2(tmp_path, capsys):
     foreign.mkdir()
     (foreign / "sweep.json").write_text(json.dumps({"seed": 99}))
     capsys.readouterr()
-    assert main(base + ["--force", "--seed", "1"]) == 0  # --force discards the foreign partial
+    assert main(base + ["--force"]) == 0  # --force discards the foreign partial (another seed's)
     other = tmp_path / "other"
     (other / "baseline-mc.partial").mkdir(parents=True)
     (other / "baseline-mc.partial" / "sweep.json").write_text(json.dumps({"seed": 99}))
     capsys.readouterr()
-    assert main([*base[:-3], "-o", str(other), "--no-figures", "--seed", "4"]) == 2
+    assert main([*base[:-3], "-o", str(other), "--no-figures"]) == 2  # the partial of seed 99 there
     err = capsys.readouterr().err
     assert "different command" in err and "rerun that command" in err and "seed" in err
 

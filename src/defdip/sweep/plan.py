@@ -139,7 +139,13 @@ def plan_sweep(scenario: Scenario, method: str, samples: int | None = None, seed
         if method not in ANALYSES:  # only an index analysis reads the unit sample: mc and lhs drop it,
             unit = None  # which is a third of a 200,000-run sweep's memory
     return SweepPlan(scenario, method, samples, seed, problem, table, unit, stored, parsed, engine,
-                     chunk_size, f"{scenario.name}-{method}", dominance)
+                     chunk_size, sweep_folder_name(scenario.name, method, seed), dominance)
+
+
+def sweep_folder_name(scenario: str, method: str, seed: int) -> str:
+    """``baseline-sobol``; with a seed other than the default 0, ``baseline-sobol-seed1``, so that two
+    sweeps that differ by their seed never share a folder (``oat`` draws nothing: no seed)."""
+    return f"{scenario}-{method}" if seed == 0 or method == "oat" else f"{scenario}-{method}-seed{seed}"
 
 
 # --- identity of a sweep, for resuming -------------------------------------------------------
