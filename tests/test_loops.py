@@ -1,6 +1,7 @@
 """Loops and link polarity from the equations: test models, a model with known loops, the shipped model."""
 import itertools
 import math
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -340,6 +341,22 @@ def test_loops_command_prints_and_writes(tmp_path, population, capsys):
     assert (out / "links.csv").is_file() and (out / "named_loops.csv").is_file()
     assert main(["loops", "--model", str(population), "-o", str(tmp_path)]) == 2  # no overwrite without --force
     assert main(["loops", "--model", str(population), "--max-length", "0"]) == 2
+
+
+def test_loops_command_prints_the_named_and_shortest_loops_and_says_where_the_rest_are(tmp_path, capsys):
+    from defdip.cli.micmac import LOOPS_PRINTED
+
+    assert main(["loops", "-o", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    listed = [line for line in printed if re.match(r"^ *L\d+ [RB?] len", line)]
+    total = len(pd.read_csv(tmp_path / "loops" / "loops.csv"))
+    named = [line for line in listed if "  [" in line]
+    assert total > LOOPS_PRINTED + len(HAND_LOOPS)  # the shipped model has more loops than are printed
+    assert len(named) == len(HAND_LOOPS) and len(listed) <= LOOPS_PRINTED + len(named)
+    assert f"... and {total - len(listed)} more loops not printed (all of them in {tmp_path / 'loops' / 'loops.csv'}" \
+        in "\n".join(printed)
+    assert main(["loops", "--all"]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if re.match(r"^ *L\d+ [RB?] len", line)]) == total
 
 
 def test_loops_table_columns(population_effects):

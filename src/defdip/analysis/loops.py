@@ -291,12 +291,19 @@ def find_loops(effects: LinkEffects, max_length: int = MAX_LENGTH) -> list[Loop]
     Loops are listed shortest first, then by name, each starting at its
     alphabetically first variable, so the list is the same on every call.
     """
+    import sys
+
+    from tqdm import tqdm
+
     graph = effects.graph
     loops = []
-    for cycle in nx.simple_cycles(graph, length_bound=max_length):
-        start = cycle.index(min(cycle))
-        nodes = tuple(cycle[start:] + cycle[:start])
-        loops.append(loop_of(effects, nodes))
+    # a count on stderr when it is a terminal (tqdm's disable=None): long bounds take tens of seconds
+    with tqdm(desc="loops found", unit="loop", file=sys.stderr, disable=None, leave=False) as bar:
+        for cycle in nx.simple_cycles(graph, length_bound=max_length):
+            start = cycle.index(min(cycle))
+            nodes = tuple(cycle[start:] + cycle[:start])
+            loops.append(loop_of(effects, nodes))
+            bar.update()
     return sorted(loops, key=lambda lp: (lp.length, lp.nodes))
 
 

@@ -18,6 +18,7 @@ DEFAULT_MAPPING = IMPACT_MAPPING
 DEFAULT_OUTPUT = Path("results")
 # each command's result folder, inside its -o folder
 MICMAC_FOLDER, LOOPS_FOLDER, TRENDS_FOLDER = "micmac", "loops", "trends"
+LOOPS_PRINTED = 40  # loops listed on the terminal without --all (besides the named ones)
 
 
 def register(subparsers) -> None:
@@ -48,6 +49,8 @@ def register(subparsers) -> None:
     loops.add_argument("-o", "--output", type=Path, metavar="DIR",
                        help=f"also write loops.csv, links.csv and named_loops.csv to DIR/{LOOPS_FOLDER}")
     loops.add_argument("--force", action="store_true", help="overwrite an earlier result")
+    loops.add_argument("--all", action="store_true", dest="list_all",
+                       help=f"print every loop (default: the named ones and the {LOOPS_PRINTED} shortest)")
     add_debug_flag(loops)
     loops.set_defaults(handler=cmd_loops)
 
@@ -170,10 +173,14 @@ def cmd_loops(args) -> int:
     print(f"{len(loops)} feedback loops of at most {args.max_length} links "
           f"({(table['polarity'] == 'R').sum()} R, {(table['polarity'] == 'B').sum()} B, "
           f"{(table['polarity'] == '?').sum()} never active); polarity from the equations along the run")
-    for row in table.itertuples(index=False):
+    shown = table if args.list_all else table[(table.index < LOOPS_PRINTED) | (table["named"] != "")]
+    for row in shown.itertuples(index=False):
         flags = (" mixed" if row.mixed else "") + (f"  [{row.named}]" if row.named else "")
         print(f"{row.loop:>5} {row.polarity} len {row.length:2d} active {row.active_share:4.0%}{flags}: "
               f"{row.variables}")
+    if len(shown) < len(table):
+        where = f"all of them in {target / 'loops.csv'}" if target is not None else "-o DIR writes all of them"
+        print(f"... and {len(table) - len(shown)} more loops not printed ({where}; --all prints them)")
     for check in checks:
         if check.loop is None:
             print(f"{check.label}: documented {check.documented}; NOT FOUND, missing links {check.missing}")
