@@ -26,7 +26,7 @@ from defdip.core.case import KEY_INDICATORS
 from defdip.core.errors import InputError
 from defdip.core.model import ModelInfo, model_info
 from defdip.core.names import canonical
-from defdip.core.resources import missing_scenario
+from defdip.core.resources import missing_scenario, scenario_path
 from defdip.core.scenario_file import (
     TIME_CONTROLS,
     TIME_KEYS,
@@ -223,13 +223,15 @@ def load_scenario(path) -> Scenario:
     Parameters
     ----------
     path : str or Path
-        A YAML scenario file (the format: the README's "Scenario files"; read by :mod:`defdip.core.scenario_file`).
+        A YAML scenario file (the format: the README's "Scenario files"; read by :mod:`defdip.core.scenario_file`),
+        or a shipped scenario's name (``"baseline"``, ``"partners_baseline"``), as the command line takes it.
 
     Raises
     ------
     InputError
         For anything the file gets wrong; nothing is checked later.
     """
+    path = scenario_path(path)
     if not Path(path).exists():
         raise InputError(missing_scenario(path))
     chain = read_chain(Path(path), ())
