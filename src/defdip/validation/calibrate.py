@@ -15,12 +15,14 @@ bootstrap of the annual values.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from defdip.core.case import CUMULATIVE_RI, FIT_YEARS, HOLD_END, RI_FLOW
 from defdip.core.errors import InputError
@@ -110,8 +112,9 @@ class _Objective:
     simulates them at once, a :class:`_LockStep` gathers them with other fits' first.
     """
 
-    def __init__(self, scenario, names, observed, engine, hold=None, runner=None):
+    def __init__(self, scenario, names, observed, engine, hold=None, runner=None, progress=None):
         self.scenario, self.names, self.observed, self.engine = scenario, list(names), observed, engine
+        self.progress = progress  # called with each batch's run count (the command's bar)
         info = model_info(scenario.model)
         self.hold_end = float(scenario.constants.get(HOLD_END, info.resolve(HOLD_END).value))
         self.hold_rate = hold_rate() if hold is None else float(hold)
@@ -121,7 +124,7 @@ class _Objective:
 
     def with_observed(self, observed: pd.Series, runner=None) -> "_Objective":
         """The same objective against another record (a bootstrap replicate), with its own run count."""
-        return _Objective(self.scenario, self.names, observed, self.engine, self.hold_rate, runner)
+        return _Objective(self.scenario, self.names, observed, self.engine, self.hold_rate, runner, self.progress)
 
     def simulate(self, X: np.ndarray):
         """The runs of parameter vectors ``X`` (rows): time, cumulative and flow (runs, time)."""
@@ -133,6 +136,8 @@ class _Objective:
         X = np.atleast_2d(X)
         time, cumulative, flow = self.runner(X)
         self.runs += len(X)
+        if self.progress is not None:
+            self.progress(len(X))
         R = batch_residuals(time, cumulative, flow, self.observed, self.hold_end, self.hold_rate)
         if len(X) == 1:
             self._last = (X[0].copy(), R[0])
@@ -308,10 +313,12 @@ def calibrate(scenario, names=None, method: str = "local", seed: int = 0, engine
         raise InputError(f"--method: {method!r} is not allowed; allowed: {', '.join(METHODS)}")
     observed = sipri_series() if observed is None else observed
     names, x0, low, high = parameters(scenario, names)
-    obj = _Objective(scenario, names, observed, engine or default_engine(), hold)
-    start = _fit_global(obj, low, high, seed, global_iterations) if method == "global" else x0
-    fitted = _fit_local(obj, start, low, high, max_nfev=max_nfev)
-    interval = _bootstrap(obj, fitted, low, high, observed, bootstrap, seed, max_nfev)
+    # a count of model runs on stderr when it is a terminal (tqdm's disable=None): the default takes a minute
+    with tqdm(desc="calibrate", unit="run", file=sys.stderr, disable=None, leave=False) as bar:
+        obj = _Objective(scenario, names, observed, engine or default_engine(), hold, progress=bar.update)
+        start = _fit_global(obj, low, high, seed, global_iterations) if method == "global" else x0
+        fitted = _fit_local(obj, start, low, high, max_nfev=max_nfev)
+        interval = _bootstrap(obj, fitted, low, high, observed, bootstrap, seed, max_nfev)
     return Calibration(names, x0, fitted, low, high, interval, _statistics(obj, x0, observed),
                        _statistics(obj, fitted, observed), method, obj.runs, bootstrap, seed)
 
