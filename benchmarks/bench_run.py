@@ -157,11 +157,11 @@ def figure_cost() -> list[tuple[str, float]]:
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     record("import matplotlib")
-    from defdip.figures.render import draw_run_figure
+    from defdip.figures.render import RunFigure, draw_run_figure
     with tempfile.TemporaryDirectory() as tmp:
         frame = result.trajectories
         data = {name: frame[name].to_numpy(float) for name in frame.columns}
-        draw_run_figure(Path(tmp) / "trajectories", frame.index.to_numpy(float), data, "title", (), {}, {})
+        draw_run_figure(Path(tmp) / "trajectories", frame.index.to_numpy(float), data, RunFigure(tuple(data), "title"))
         record("draw + save PNG and SVG")
     return stages[1:]
 

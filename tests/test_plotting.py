@@ -15,7 +15,7 @@ from defdip.figures.plotting import (
     trajectory_frame,
     trajectory_panels,
 )
-from defdip.figures.render import Renderer, draw_run_figure, prepare_run_figure
+from defdip.figures.render import Renderer, RunFigure, draw_run_figure, prepare_run_figure
 
 TIME = np.linspace(2010, 2035, 101)
 
@@ -96,8 +96,8 @@ def test_save_figure_writes_png_and_svg(tmp_path):
 def test_renderer_writes_both_files(tmp_path, background):
     data = synthetic()
     with Renderer(background=background) as renderer:
-        renderer.prepare("run", TIME, list(data), "title", (), {}, {})
-        renderer.submit(tmp_path / "trajectories", TIME, data, "title", (), {}, {}, key="run").result()
+        renderer.prepare("run", TIME, RunFigure(tuple(data), "title"))
+        renderer.submit(tmp_path / "trajectories", TIME, data, RunFigure(tuple(data), "title"), key="run").result()
     assert (tmp_path / "trajectories.png").stat().st_size > 10_000
     assert (tmp_path / "trajectories.svg").stat().st_size > 10_000
 
@@ -106,7 +106,7 @@ def test_a_failed_drawing_is_raised_by_the_future(tmp_path):
     data = synthetic()
     data["Cooperation Depth"] = data["Cooperation Depth"][:5]  # wrong length
     with Renderer() as renderer:
-        future = renderer.submit(tmp_path / "trajectories", TIME, data, "title", (), {}, {})
+        future = renderer.submit(tmp_path / "trajectories", TIME, data, RunFigure(tuple(data), "title"))
         # numpy's broadcasting error from inside the drawing, raised unchanged in this process
         with pytest.raises(ValueError, match=r"shape mismatch: .* arg 0 with shape \(101,\) and arg 1 with shape \(5,\)"):
             future.result()
@@ -120,9 +120,10 @@ def test_prepared_and_forked_figure_looks_like_a_plain_one(tmp_path, limits):
     from matplotlib.image import imread
 
     data = synthetic()
-    prepare_run_figure("k", TIME, tuple(data), "title", (), {}, {}, limits)
-    draw_run_figure(tmp_path / "blit", TIME, data, "title", (), {}, {}, limits, fork=True, key="k")
-    draw_run_figure(tmp_path / "plain", TIME, data, "title", (), {}, {}, limits)
+    spec = RunFigure(tuple(data), "title", limits=limits)
+    prepare_run_figure("k", TIME, spec)
+    draw_run_figure(tmp_path / "blit", TIME, data, spec, fork=True, key="k")
+    draw_run_figure(tmp_path / "plain", TIME, data, spec)
     blit, plain = imread(tmp_path / "blit.png"), imread(tmp_path / "plain.png")
     blit, plain = blit[..., :3], plain[..., :3]  # the composed PNG is RGB, matplotlib's RGBA
     assert blit.shape == plain.shape

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from defdip.core.case import PHASE
@@ -21,6 +21,35 @@ from defdip.core.processes import quiet_interrupts, worker_context
 from defdip.figures.plotting import fill_trajectories, save_figure, trajectory_frame
 
 FORMATS = ("png", "svg")
+
+
+@dataclass(frozen=True)
+class RunFigure:
+    """What the run figure shows, known before the run (so it can be built while the model runs).
+
+    Attributes
+    ----------
+    names : tuple of str
+        The columns drawn (a subscripted variable's elements, as the run names them).
+    title : str
+    outputs : tuple of str
+        The scenario's ``outputs`` (the indicators to show; empty: the defaults).
+    units, constants, limits : dict
+        Variable -> units; constant -> value (thresholds are drawn from these); variable ->
+        (low, high) of its declared range (such a panel has a fixed scale).
+    """
+
+    names: tuple = ()
+    title: str = ""
+    outputs: tuple = ()
+    units: dict = field(default_factory=dict)
+    constants: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
+
+    def frame(self, time, names=None):
+        """The figure without its data (:func:`defdip.figures.plotting.trajectory_frame`)."""
+        return trajectory_frame(time, list(self.names if names is None else names), self.title, self.outputs,
+                                self.units, self.constants, self.limits)
 
 
 def _warm_up() -> None:
@@ -44,11 +73,10 @@ class _Prepared:
     dynamic: list        # panels that scale to the data: drawn whole once the data are in
 
 
-def prepare_run_figure(key: str, time, names: tuple, title: str, outputs: tuple, units: dict,
-                       constants: dict, limits: dict | None = None) -> None:
+def prepare_run_figure(key: str, time, spec: RunFigure) -> None:
     """Build a run's figure without data and draw its static parts, ahead of the run."""
 
-    fig = trajectory_frame(time, names, title, outputs, units, constants, limits)
+    fig = spec.frame(time)
     dynamic = [ax for ax in fig.axes if ax.get_autoscaley_on()]
     for ax in dynamic:
         ax.set_visible(False)
@@ -70,8 +98,7 @@ def _lay_out_for_svg(fig) -> None:
         fig.savefig(io.BytesIO(), format="svg")
 
 
-def draw_run_figure(stem: Path, time, data: dict, title: str, outputs: tuple, units: dict,
-                    constants: dict, limits: dict | None = None, formats: tuple[str, ...] = FORMATS,
+def draw_run_figure(stem: Path, time, data: dict, spec: RunFigure, formats: tuple[str, ...] = FORMATS,
                     fork: bool = False, key: str | None = None) -> None:
     """Draw the trajectory figure of one run and save it as ``stem``.png and .svg.
 
@@ -91,8 +118,7 @@ def draw_run_figure(stem: Path, time, data: dict, title: str, outputs: tuple, un
     if prepared is not None and {line.get_label() for ax in prepared.fig.axes for line in ax.get_lines()
                                  if not line.get_label().startswith("_")} != set(data) - {PHASE}:
         prepared = None  # prepared for other variables than the run has
-    fig = prepared.fig if prepared else trajectory_frame(time, list(data), title, outputs, units,
-                                                          constants, limits)
+    fig = prepared.fig if prepared else spec.frame(time, list(data))
     fill_trajectories(fig, time, data)
     writers = [_writer(fig, Path(stem), fmt, prepared) for fmt in formats]
     if fork and len(writers) > 1 and hasattr(os, "fork"):
@@ -183,18 +209,14 @@ class Renderer:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def prepare(self, key: str, time, names, title: str, outputs: tuple, units: dict,
-                constants: dict, limits: dict | None = None) -> None:
+    def prepare(self, key: str, time, spec: RunFigure) -> None:
         """Build a figure ahead of its data (in the worker, while the model runs)."""
         if self._pool is not None:
-            self._pool.submit(prepare_run_figure, key, time, tuple(names), title, tuple(outputs),
-                              dict(units), dict(constants), dict(limits or {}))
+            self._pool.submit(prepare_run_figure, key, time, spec)
 
-    def submit(self, stem: Path, time, data: dict, title: str, outputs: tuple, units: dict,
-               constants: dict, limits: dict | None = None, key: str | None = None) -> Future:
+    def submit(self, stem: Path, time, data: dict, spec: RunFigure, key: str | None = None) -> Future:
         """Start drawing; the returned future's ``result()`` raises what the drawing raised."""
-        args = (Path(stem), time, data, title, tuple(outputs), dict(units), dict(constants),
-                dict(limits or {}))
+        args = (Path(stem), time, data, spec)
         if self._pool is not None:
             return self._pool.submit(draw_run_figure, *args, FORMATS, True, key)
         done: Future = Future()

@@ -180,7 +180,8 @@ class ExplorerPage:
         self.run = self._run(self.settings.scenario)
         scenario = self.settings.scenario
         info = model_info(scenario.model)
-        _, _, _, _, units, _, limits = figure_spec(scenario)
+        spec = figure_spec(scenario)
+        units, limits = spec.units, spec.limits
         time_units = info.resolve("INITIAL TIME").units or "Year"
         panels = chart_panels(scenario)
         self.charts = TrajectoryCharts(panels, self.run.time, units, limits, time_units)

@@ -362,8 +362,8 @@ def chart_panels(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     A subscripted variable is one panel with a line per element. The band is computed for the
     same columns, so the page and its band follow one rule.
     """
-    _, columns, _, outputs, *_ = figure_spec(scenario)
-    return trajectory_panels(dict.fromkeys(columns), outputs)
+    spec = figure_spec(scenario)
+    return trajectory_panels(dict.fromkeys(spec.names), spec.outputs)
 
 
 def key_numbers(run: Run, final=()) -> dict[str, float | None]:
@@ -436,7 +436,7 @@ def _charted(scenario: Scenario) -> tuple[str, ...]:
 
 
 def _known(scenario: Scenario, names) -> tuple[str, ...]:
-    columns = set(figure_spec(scenario)[1])
+    columns = set(figure_spec(scenario).names)
     return tuple(n for n in names if n in columns)
 
 
@@ -593,10 +593,10 @@ def _renamed(scenario: Scenario, path: Path) -> Scenario:
 def save_figure_files(run: Run, scenario: Scenario, folder: Path, name: str, overwrite: bool = False) -> list[Path]:
     """The run figure of ``defdip run`` (``trajectories.png``/``.svg``) for the current run, in ``folder``."""
     png = target_file(folder, name, ".png")
-    _, names, title, outputs, units, constants, limits = figure_spec(scenario)
-    constants.update(run.thresholds)
-    data = {n: run.data[n] for n in names if n in run.data}
-    fig = figure_trajectories(run.time, data, title, outputs, units, constants, limits)
+    spec = figure_spec(scenario)
+    spec = replace(spec, constants={**spec.constants, **run.thresholds})
+    fig = figure_trajectories(run.time, {n: run.data[n] for n in spec.names if n in run.data}, spec.title,
+                              spec.outputs, spec.units, spec.constants, spec.limits)
     paths = []
     for fmt in ("png", "svg"):
         target = png.with_name(f"{png.stem}.{fmt}")

@@ -13,7 +13,7 @@ from defdip.core.model import model_info
 from defdip.core.scenario import Scenario
 from defdip.engines.simulate import simulate
 from defdip.figures.plotting import trajectory_panels
-from defdip.figures.render import Renderer
+from defdip.figures.render import Renderer, RunFigure
 from defdip.io.folders import atomic_folders, check_writable, write_json
 from defdip.io.provenance import provenance
 
@@ -45,33 +45,35 @@ def write_scenario(work: Path, scenario: Scenario, engine: str, command_line: li
                    renderer: Renderer) -> None:
     """Simulate ``scenario`` and write its trajectories, summary, manifest and figure into ``work``."""
     spec = figure_spec(scenario)
-    renderer.prepare(scenario.name, *spec)  # the figure's frame is built while the model runs
+    renderer.prepare(scenario.name, figure_times(scenario), spec)  # the frame is built while the model runs
     result = simulate(scenario, engine)
     summary = summary_of(result)
     frame = result.trajectories
     shown = {n for _, names in trajectory_panels(frame, scenario.outputs) for n in names} | {PHASE}
     data = {name: frame[name].to_numpy(float) for name in frame.columns if name in shown}
-    _, _, *labels = spec
-    figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, *labels,
-                             key=scenario.name)
+    figure = renderer.submit(work / "trajectories", frame.index.to_numpy(float), data, spec, key=scenario.name)
     write_run(work, result, summary, command_line)
     figure.result()
 
 
-def figure_spec(scenario: Scenario) -> tuple:
-    """What the run figure needs before the run: times, names, title, outputs, units, constants, ranges."""
+def figure_spec(scenario: Scenario) -> RunFigure:
+    """What the run figure needs before the run: names, title, outputs, units, constants, ranges."""
     info = model_info(scenario.model)
     shown = [v for v in info.variables.values() if v.kind not in ("control", "lookup")]
-    names = [c for v in shown for c in v.columns]  # a subscripted variable's elements, as the run names them
+    names = tuple(c for v in shown for c in v.columns)  # a subscripted variable's elements, as the run names them
     units = {c: v.units for v in info.variables.values() for c in _keys(v)}
     constants = {n: v.value for n, v in info.constants.items()}
     constants.update(scenario.constants)
-    t = scenario.time
-    time = np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
     title = textwrap.shorten(": ".join(filter(None, (scenario.name, scenario.description))), 180)
     limits = {c: (v.low, v.high) for v in info.variables.values() if v.low is not None and v.high is not None
               for c in _keys(v)}
-    return time, names, "\n".join(textwrap.wrap(title, 100)), scenario.outputs, units, constants, limits
+    return RunFigure(names, "\n".join(textwrap.wrap(title, 100)), tuple(scenario.outputs), units, constants, limits)
+
+
+def figure_times(scenario: Scenario) -> np.ndarray:
+    """The saved times of a run of ``scenario`` [Year], known before it runs."""
+    t = scenario.time
+    return np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
 
 
 def _keys(var) -> tuple[str, ...]:
