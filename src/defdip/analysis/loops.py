@@ -17,6 +17,7 @@ B negative).
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from defdip.analysis.structure import causal_graph, named_loops, resolve_chain
 from defdip.core.errors import InputError
@@ -291,10 +293,6 @@ def find_loops(effects: LinkEffects, max_length: int = MAX_LENGTH) -> list[Loop]
     Loops are listed shortest first, then by name, each starting at its
     alphabetically first variable, so the list is the same on every call.
     """
-    import sys
-
-    from tqdm import tqdm
-
     graph = effects.graph
     loops = []
     # a count on stderr when it is a terminal (tqdm's disable=None): long bounds take tens of seconds

@@ -57,6 +57,15 @@ class TimeSettings:
         if problem:
             raise InputError(f"time.{problem[0]}: {problem[1]}")
 
+    @property
+    def saved_steps(self) -> int:
+        """How many times a run saves, both ends included."""
+        return int(round((self.end - self.start) / self.saveper)) + 1
+
+    def saved_times(self):
+        """The times a run saves [model time units], known before it runs."""
+        return np.linspace(self.start, self.end, self.saved_steps)
+
 
 @dataclass(frozen=True)
 class Uncertainty:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import numpy as np
-
 from defdip.analysis.phases import summary_of
 from defdip.core.case import PHASE
 from defdip.core.errors import InputError
@@ -45,7 +43,7 @@ def write_scenario(work: Path, scenario: Scenario, engine: str, command_line: li
                    renderer: Renderer) -> None:
     """Simulate ``scenario`` and write its trajectories, summary, manifest and figure into ``work``."""
     spec = figure_spec(scenario)
-    renderer.prepare(scenario.name, figure_times(scenario), spec)  # the frame is built while the model runs
+    renderer.prepare(scenario.name, scenario.time.saved_times(), spec)  # the frame is built while the model runs
     result = simulate(scenario, engine)
     summary = summary_of(result)
     frame = result.trajectories
@@ -68,12 +66,6 @@ def figure_spec(scenario: Scenario) -> RunFigure:
     limits = {c: (v.low, v.high) for v in info.variables.values() if v.low is not None and v.high is not None
               for c in _keys(v)}
     return RunFigure(names, "\n".join(textwrap.wrap(title, 100)), tuple(scenario.outputs), units, constants, limits)
-
-
-def figure_times(scenario: Scenario) -> np.ndarray:
-    """The saved times of a run of ``scenario`` [Year], known before it runs."""
-    t = scenario.time
-    return np.linspace(t.start, t.end, int(round((t.end - t.start) / t.saveper)) + 1)
 
 
 def _keys(var) -> tuple[str, ...]:

@@ -35,9 +35,7 @@ TABLE_BYTES_PER_RUN = 1200
 def disk_needed(plan: SweepPlan) -> int:
     """Bytes a sweep writes, roughly: each stored output a float64 per saved step per run, plus
     its rows of the tables (the baseline: about 9 KB a run)."""
-    t = plan.scenario.time
-    steps = int(round((t.end - t.start) / t.saveper)) + 1
-    return plan.runs * (8 * len(plan.outputs) * steps + TABLE_BYTES_PER_RUN)
+    return plan.runs * (8 * len(plan.outputs) * plan.scenario.time.saved_steps + TABLE_BYTES_PER_RUN)
 
 
 def check_free_space(plan: SweepPlan, out_dir: Path) -> None:
